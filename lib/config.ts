@@ -1,0 +1,105 @@
+// The only reader of process.env: turns the environment into one typed, frozen Config at cold
+// start. A missing or malformed variable throws a ConfigError naming it; nothing here does I/O.
+
+import { ConfigError } from './errors.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export type DbConfig = {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  /** Secrets Manager id of an RDS-style JSON secret; its host/port/dbname win over the fields above. */
+  readonly secretId: string | undefined;
+  /** Local credentials, used only when no secretId is set. */
+  readonly user: string | undefined;
+  readonly password: string | undefined;
+  readonly connectTimeoutMs: number;
+  /** Sent as SET SESSION wait_timeout so the server closes a session whose client froze or died. */
+  readonly sessionWaitTimeoutSeconds: number;
+  /** Connect retries on 1040/1203/1226 stop this long before the invocation's deadline. */
+  readonly deadlineMarginMs: number;
+  readonly connectRetryBaseMs: number;
+  readonly connectRetryCapMs: number;
+  /** Upper bound on connect retrying when no invocation deadline is known (CLI, scripts). */
+  readonly connectRetryBudgetMs: number;
+  readonly secretCacheTtlMs: number;
+  /** Sent as the connect attribute program_name so the monitor can tell who holds a session. */
+  readonly programName: string;
+};
+
+export type Config = {
+  readonly stage: string;
+  readonly functionName: string;
+  readonly functionTimeoutSeconds: number;
+  readonly db: DbConfig;
+};
+
+const DEFAULT_FUNCTION_TIMEOUT_SECONDS = 30;
+const WAIT_TIMEOUT_MARGIN_SECONDS = 10;
+
+export function loadConfig(env: Env): Config {
+  const functionTimeoutSeconds = readInt(env, 'FUNCTION_TIMEOUT_S', DEFAULT_FUNCTION_TIMEOUT_SECONDS, 1, 900);
+  const functionName = readString(env, 'AWS_LAMBDA_FUNCTION_NAME', 'local');
+  const secretId = readOptional(env, 'DB_SECRET_ID');
+  const user = readOptional(env, 'DB_USER');
+  if (secretId === undefined && user === undefined) {
+    throw new ConfigError(
+      'DB_SECRET_ID',
+      'set DB_SECRET_ID (Secrets Manager) or, for local runs, DB_USER and DB_PASSWORD',
+    );
+  }
+  const db: DbConfig = Object.freeze({
+    host: readString(env, 'DB_HOST', '127.0.0.1'),
+    port: readInt(env, 'DB_PORT', 3306, 1, 65535),
+    database: readRequired(env, 'DB_NAME'),
+    secretId,
+    user: secretId === undefined ? user : undefined,
+    password: secretId === undefined ? (env.DB_PASSWORD ?? '') : undefined,
+    connectTimeoutMs: readInt(env, 'DB_CONNECT_TIMEOUT_MS', 5000, 100, 60_000),
+    sessionWaitTimeoutSeconds: readInt(
+      env,
+      'DB_SESSION_WAIT_TIMEOUT_S',
+      functionTimeoutSeconds + WAIT_TIMEOUT_MARGIN_SECONDS,
+      1,
+      31_536_000,
+    ),
+    deadlineMarginMs: readInt(env, 'DB_DEADLINE_MARGIN_MS', 1000, 0, 60_000),
+    connectRetryBaseMs: readInt(env, 'DB_CONNECT_RETRY_BASE_MS', 50, 1, 10_000),
+    connectRetryCapMs: readInt(env, 'DB_CONNECT_RETRY_CAP_MS', 2000, 1, 60_000),
+    connectRetryBudgetMs: readInt(env, 'DB_CONNECT_RETRY_BUDGET_MS', 10_000, 0, 600_000),
+    secretCacheTtlMs: readInt(env, 'SECRET_CACHE_TTL_S', 300, 0, 86_400) * 1000,
+    programName: functionName.slice(0, 64),
+  });
+  return Object.freeze({
+    stage: readString(env, 'STAGE', 'local'),
+    functionName,
+    functionTimeoutSeconds,
+    db,
+  });
+}
+
+function readOptional(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function readRequired(env: Env, name: string): string {
+  const value = readOptional(env, name);
+  if (value === undefined) throw new ConfigError(name, 'is required');
+  return value;
+}
+
+function readString(env: Env, name: string, fallback: string): string {
+  return readOptional(env, name) ?? fallback;
+}
+
+function readInt(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = readOptional(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw.slice(0, 20)}"`);
+  const value = Number(raw);
+  if (value < min || value > max)
+    throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}

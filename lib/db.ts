@@ -1,0 +1,228 @@
+// withConnection(): the only place a MySQL connection is opened and ended. One connection per call,
+// opened inside the invocation and always ended in `finally`; never a connection or pool at module
+// scope, because a frozen or timed-out Lambda environment would hold it (the 1203 incident).
+
+import { type Connection, createConnection } from 'mysql2/promise';
+import { fullJitterDelayMs } from './backoff.js';
+import type { DbConfig } from './config.js';
+import {
+  ConnectionLimitError,
+  DeadlineExceededError,
+  type DriverErrorFields,
+  isDriverError,
+  toDatabaseError,
+} from './errors.js';
+import { logger } from './logger.js';
+import { parseDbSecret, type SecretCache, sharedSecretCache } from './secrets.js';
+
+/** What work may do with the connection: run statements and transactions, never end or share it. */
+export type Db = Pick<Connection, 'query' | 'execute' | 'beginTransaction' | 'commit' | 'rollback'> & {
+  readonly threadId: number | null;
+};
+
+/** The part of the Lambda context withConnection needs; a Lambda Context satisfies it. */
+export type InvocationClock = { getRemainingTimeInMillis(): number };
+
+export type WithConnectionOptions = {
+  /** Bounds connect retries and the work itself; without it the config's retry budget applies. */
+  readonly invocation?: InvocationClock | undefined;
+  readonly secrets?: SecretCache | undefined;
+  readonly random?: (() => number) | undefined;
+};
+
+/** Errnos that mean "a connection limit is reached": max_connections, max_user_connections, per account. */
+export const CONNECTION_LIMIT_ERRNOS: ReadonlySet<number> = new Set([1040, 1203, 1226]);
+const ACCESS_DENIED_ERRNO = 1045;
+const END_TIMEOUT_MS = 2000;
+
+export async function withConnection<T>(
+  config: DbConfig,
+  work: (db: Db) => Promise<T>,
+  options: WithConnectionOptions = {},
+): Promise<T> {
+  const startedAtMs = Date.now();
+  const deadlineAtMs =
+    options.invocation === undefined
+      ? undefined
+      : startedAtMs + options.invocation.getRemainingTimeInMillis() - config.deadlineMarginMs;
+  const connection = await openConnection(
+    config,
+    deadlineAtMs ?? startedAtMs + config.connectRetryBudgetMs,
+    options,
+  );
+  try {
+    return await runWithinDeadline(connection, work, deadlineAtMs);
+  } catch (error) {
+    throw isDriverError(error) ? toDatabaseError(error) : error;
+  } finally {
+    await closeConnection(connection);
+  }
+}
+
+type Credentials = { user: string; password: string; host: string; port: number; database: string };
+
+async function resolveCredentials(
+  config: DbConfig,
+  secrets: SecretCache,
+  forceRefresh: boolean,
+): Promise<Credentials> {
+  if (config.secretId === undefined) {
+    return {
+      user: config.user ?? '',
+      password: config.password ?? '',
+      host: config.host,
+      port: config.port,
+      database: config.database,
+    };
+  }
+  const secret = parseDbSecret(config.secretId, await secrets.getString(config.secretId, { forceRefresh }));
+  return {
+    user: secret.username,
+    password: secret.password,
+    host: secret.host ?? config.host,
+    port: secret.port ?? config.port,
+    database: secret.dbname ?? config.database,
+  };
+}
+
+async function openConnection(
+  config: DbConfig,
+  retryUntilMs: number,
+  options: WithConnectionOptions,
+): Promise<Connection> {
+  const secrets = options.secrets ?? sharedSecretCache(config.secretCacheTtlMs);
+  const random = options.random ?? Math.random;
+  let refreshedSecret = false;
+  let credentials = await resolveCredentials(config, secrets, false);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connectOnce(config, credentials, retryUntilMs);
+    } catch (error) {
+      const errno = driverErrno(error);
+      if (errno === ACCESS_DENIED_ERRNO && config.secretId !== undefined && !refreshedSecret) {
+        // The password may have been rotated since the secret was cached: refetch once.
+        refreshedSecret = true;
+        credentials = await resolveCredentials(config, secrets, true);
+        continue;
+      }
+      if (errno !== undefined && CONNECTION_LIMIT_ERRNOS.has(errno)) {
+        const delayMs = fullJitterDelayMs(
+          attempt,
+          config.connectRetryBaseMs,
+          config.connectRetryCapMs,
+          random,
+        );
+        if (Date.now() + delayMs >= retryUntilMs) {
+          throw new ConnectionLimitError(
+            errno,
+            attempt,
+            Math.max(1, Math.ceil(config.connectRetryCapMs / 1000)),
+            {
+              cause: sanitized(error),
+            },
+          );
+        }
+        await sleep(delayMs);
+        continue;
+      }
+      throw isDriverError(error) ? toDatabaseError(error) : error;
+    }
+  }
+}
+
+async function connectOnce(
+  config: DbConfig,
+  credentials: Credentials,
+  retryUntilMs: number,
+): Promise<Connection> {
+  const connection = await createConnection({
+    host: credentials.host,
+    port: credentials.port,
+    user: credentials.user,
+    password: credentials.password,
+    // An empty name connects to no database (bootstrap scripts create it).
+    ...(credentials.database === '' ? {} : { database: credentials.database }),
+    charset: 'UTF8MB4_UNICODE_CI',
+    timezone: 'Z',
+    dateStrings: ['DATE'],
+    connectTimeout: Math.max(100, Math.min(config.connectTimeoutMs, retryUntilMs - Date.now())),
+    connectAttributes: { program_name: config.programName },
+  });
+  // Without a listener a fatal socket error on an idle connection would crash the process.
+  connection.on('error', (error: unknown) => {
+    logger.warn('database connection error', { errorCode: driverCode(error) });
+  });
+  try {
+    // The server closes this session by itself if the invocation freezes or dies before `finally`.
+    await connection.query("SET SESSION wait_timeout = ?, time_zone = '+00:00'", [
+      config.sessionWaitTimeoutSeconds,
+    ]);
+  } catch (error) {
+    connection.destroy();
+    throw error;
+  }
+  return connection;
+}
+
+async function runWithinDeadline<T>(
+  connection: Connection,
+  work: (db: Db) => Promise<T>,
+  deadlineAtMs: number | undefined,
+): Promise<T> {
+  const running = work(connection);
+  if (deadlineAtMs === undefined) return running;
+  let timer: NodeJS.Timeout | undefined;
+  const budgetMs = Math.max(0, deadlineAtMs - Date.now());
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      // Lambda is about to stop this invocation: close the socket now rather than leave the session
+      // behind; the server then ends it. The abandoned work's late rejection is swallowed below.
+      connection.destroy();
+      reject(new DeadlineExceededError(budgetMs));
+    }, budgetMs);
+  });
+  running.catch(() => {});
+  try {
+    return await Promise.race([running, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function closeConnection(connection: Connection): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      connection.end(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`end() took longer than ${END_TIMEOUT_MS} ms`)),
+          END_TIMEOUT_MS,
+        );
+      }),
+    ]);
+  } catch (error) {
+    // A cleanup failure never replaces the work's result or error; the socket still goes.
+    connection.destroy();
+    logger.warn('connection end failed; destroyed it', { errorCode: driverCode(error) });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function driverErrno(error: unknown): number | undefined {
+  return isDriverError(error) ? error.errno : undefined;
+}
+
+function driverCode(error: unknown): string | undefined {
+  return isDriverError(error) ? error.code : error instanceof Error ? error.message : undefined;
+}
+
+function sanitized(error: unknown): unknown {
+  if (isDriverError(error)) delete (error as DriverErrorFields).sql;
+  return error;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,99 @@
+// The project's error tree. Every class wraps what it caught in `cause`, never in its message, and
+// HTTP-facing errors carry the status the one error mapper (lib/http.ts) answers with.
+
+export class AppError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Configuration is missing or malformed; thrown at cold start so a bad deploy fails loudly. */
+export class ConfigError extends AppError {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+/** A caller's mistake: shown to the caller as is, with a status below 500. */
+export class HttpError extends AppError {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    readonly details?: unknown,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The database refused a connection because a limit was reached (1040, 1203, 1226) and retrying
+ * within the invocation's remaining time did not help. HTTP answers 503 with Retry-After.
+ */
+export class ConnectionLimitError extends AppError {
+  constructor(
+    readonly errno: number,
+    readonly attempts: number,
+    readonly retryAfterSeconds: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`Database connection limit reached (errno ${errno}) after ${attempts} attempt(s)`, options);
+  }
+}
+
+/** The invocation ran out of time while holding a connection; the connection was destroyed. */
+export class DeadlineExceededError extends AppError {
+  constructor(readonly budgetMs: number) {
+    super(`Invocation deadline reached after ${budgetMs} ms; the connection was destroyed`);
+  }
+}
+
+/**
+ * A mysql2 error with its `code`, `errno` and `sqlState` kept and its SQL text dropped (the text may
+ * hold row values or credentials).
+ */
+export class DatabaseError extends AppError {
+  readonly code: string | undefined;
+  readonly errno: number | undefined;
+  readonly sqlState: string | undefined;
+  readonly fatal: boolean;
+
+  constructor(message: string, fields: DriverErrorFields, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = fields.code;
+    this.errno = fields.errno;
+    this.sqlState = fields.sqlState;
+    this.fatal = fields.fatal === true;
+  }
+}
+
+export type DriverErrorFields = {
+  code?: string | undefined;
+  errno?: number | undefined;
+  sqlState?: string | undefined;
+  sqlMessage?: string | undefined;
+  fatal?: boolean | undefined;
+  sql?: string | undefined;
+};
+
+/** True for errors raised by mysql2 (server errors and its own protocol/network errors). */
+export function isDriverError(error: unknown): error is Error & DriverErrorFields {
+  return (
+    error instanceof Error &&
+    typeof (error as DriverErrorFields).code === 'string' &&
+    !(error instanceof AppError)
+  );
+}
+
+/** Re-raise a mysql2 error as a DatabaseError whose cause no longer carries the SQL text. */
+export function toDatabaseError(error: Error & DriverErrorFields): DatabaseError {
+  const { code, errno, sqlState, fatal } = error;
+  const message = error.sqlMessage ?? error.message;
+  // The driver attaches the statement (values interpolated) as `sql`; keep it out of logs and causes.
+  delete error.sql;
+  return new DatabaseError(message, { code, errno, sqlState, fatal }, { cause: error });
+}
