@@ -1,0 +1,96 @@
+// Each integration test file gets its own database and its own app user (with a per-account
+// connection limit), counts that user's sessions through an admin connection, and drops it all after.
+
+import { randomBytes } from 'node:crypto';
+import { type Connection, createConnection, type RowDataPacket } from 'mysql2/promise';
+import type { Config } from '../../lib/config.js';
+import { loadConfig } from '../../lib/config.js';
+
+export const ADMIN_CONNECTION = {
+  host: process.env.TEST_DB_HOST ?? '127.0.0.1',
+  port: Number(process.env.TEST_DB_PORT ?? 3306),
+  user: process.env.TEST_DB_ROOT_USER ?? 'root',
+  password: process.env.TEST_DB_ROOT_PASSWORD ?? '',
+};
+
+export type TestDatabase = {
+  readonly name: string;
+  readonly user: string;
+  readonly password: string;
+  /** Root connection for set-up, assertions and session counting. */
+  readonly admin: Connection;
+  /** A Config for the app user, as loadConfig would build it from these variables (plus overrides). */
+  config(overrides?: Record<string, string>): Config;
+  /** Sessions the app user holds right now (the processlist, as the monitor sees it). */
+  sessionCount(): Promise<number>;
+  /** Polls until the app user holds `expected` sessions; returns the last count seen. */
+  waitForSessions(expected: number, timeoutMs?: number): Promise<number>;
+  drop(): Promise<void>;
+};
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`;
+}
+
+export async function createTestDatabase(
+  options: { maxUserConnections?: number } = {},
+): Promise<TestDatabase> {
+  const admin = await createConnection({ ...ADMIN_CONNECTION, multipleStatements: false });
+  const name = uniqueName('t');
+  const user = uniqueName('app').slice(0, 32);
+  const password = randomBytes(12).toString('hex');
+  await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  await admin.query(`CREATE USER ?@'%' IDENTIFIED BY ? WITH MAX_USER_CONNECTIONS ?`, [
+    user,
+    password,
+    options.maxUserConnections ?? 20,
+  ]);
+  await admin.query(`GRANT ALL PRIVILEGES ON \`${name}\`.* TO ?@'%'`, [user]);
+
+  const sessionCount = async (): Promise<number> => {
+    const [rows] = await admin.query<RowDataPacket[]>(
+      'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ?',
+      [user],
+    );
+    return Number(rows[0]?.n);
+  };
+
+  return {
+    name,
+    user,
+    password,
+    admin,
+    config: (overrides = {}) =>
+      loadConfig({
+        DB_HOST: ADMIN_CONNECTION.host,
+        DB_PORT: String(ADMIN_CONNECTION.port),
+        DB_NAME: name,
+        DB_USER: user,
+        DB_PASSWORD: password,
+        ...overrides,
+      }),
+    sessionCount,
+    async waitForSessions(expected, timeoutMs = 5000) {
+      const until = Date.now() + timeoutMs;
+      let count = await sessionCount();
+      while (count !== expected && Date.now() < until) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        count = await sessionCount();
+      }
+      return count;
+    },
+    async drop() {
+      // Kill what the user still holds so DROP USER cannot leave orphans behind a failed test.
+      const [rows] = await admin.query<RowDataPacket[]>(
+        'SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?',
+        [user],
+      );
+      for (const row of rows) {
+        await admin.query('KILL ?', [Number(row.ID)]).catch(() => undefined);
+      }
+      await admin.query(`DROP USER IF EXISTS ?@'%'`, [user]);
+      await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      await admin.end();
+    },
+  };
+}

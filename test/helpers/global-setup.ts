@@ -1,0 +1,18 @@
+// Fails the whole run at once when the test MariaDB/MySQL does not answer: integration tests are
+// never skipped for a missing database.
+
+import { createConnection } from 'mysql2/promise';
+import { ADMIN_CONNECTION } from './database.js';
+
+export default async function setup(): Promise<void> {
+  try {
+    const connection = await createConnection({ ...ADMIN_CONNECTION, connectTimeout: 5000 });
+    await connection.end();
+  } catch (error) {
+    const code = error instanceof Error && 'code' in error ? String(error.code) : String(error);
+    throw new Error(
+      `The test database does not answer at ${ADMIN_CONNECTION.host}:${ADMIN_CONNECTION.port} as ${ADMIN_CONNECTION.user} (${code}). ` +
+        'Start MariaDB/MySQL (see .ci/run) or set TEST_DB_HOST/TEST_DB_PORT/TEST_DB_ROOT_USER/TEST_DB_ROOT_PASSWORD.',
+    );
+  }
+}

@@ -1,0 +1,114 @@
+import { createConnection } from 'mysql2/promise';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createApiHandler } from '../../functions/api.js';
+import { createMonitorHandler } from '../../functions/monitor.js';
+import { createProcessImportsHandler } from '../../functions/process-imports.js';
+import { DatabaseError } from '../../lib/errors.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { httpEvent } from '../helpers/http-events.js';
+import { fakeContext } from '../helpers/lambda.js';
+
+const LIMIT = 3;
+let testDb: TestDatabase;
+
+beforeAll(async () => {
+  testDb = await createTestDatabase({ maxUserConnections: LIMIT });
+});
+
+afterAll(async () => {
+  await testDb.drop();
+});
+
+// Every handler test proves the connection accounting: the app user is back to 0 sessions after it.
+beforeEach(async () => {
+  expect(await testDb.sessionCount()).toBe(0);
+});
+
+afterEach(async () => {
+  expect(await testDb.waitForSessions(0)).toBe(0);
+});
+
+describe('api handler: GET /api/health', () => {
+  it('answers 200 with the database round trip when the database is reachable', async () => {
+    const handler = createApiHandler(testDb.config());
+    const response = await handler(httpEvent('GET', '/api/health'), fakeContext());
+    expect(response.statusCode).toBe(200);
+    const body = JSON.parse(String(response.body));
+    expect(body.status).toBe('healthy');
+    expect(body.checks.database.status).toBe('up');
+    expect(body.checks.database.round_trip_ms).toBeGreaterThan(0);
+    expect(body.checks.database.round_trip_ms).toBeLessThan(1000);
+  });
+
+  it('answers 503 critical when the database does not answer', async () => {
+    const handler = createApiHandler(testDb.config({ DB_PORT: '1', DB_CONNECT_TIMEOUT_MS: '500' }));
+    const response = await handler(httpEvent('GET', '/api/health'), fakeContext());
+    expect(response.statusCode).toBe(503);
+    expect(JSON.parse(String(response.body))).toEqual({
+      status: 'critical',
+      checks: { database: { status: 'down', error: 'ECONNREFUSED' } },
+    });
+  });
+
+  it('answers 503 with Retry-After, never 500, when the app user is at its connection limit', async () => {
+    const holders = await Promise.all(
+      Array.from({ length: LIMIT }, () =>
+        createConnection({
+          host: '127.0.0.1',
+          user: testDb.user,
+          password: testDb.password,
+          database: testDb.name,
+        }),
+      ),
+    );
+    try {
+      const handler = createApiHandler(testDb.config({ DB_DEADLINE_MARGIN_MS: '200' }));
+      const response = await handler(httpEvent('GET', '/api/health'), fakeContext(1000));
+      expect(response.statusCode).toBe(503);
+      expect(response.headers?.['retry-after']).toMatch(/^\d+$/);
+      expect(JSON.parse(String(response.body)).checks.database.error).toBe('ConnectionLimitError');
+    } finally {
+      await Promise.all(holders.map((holder) => holder.end()));
+    }
+  });
+
+  it('answers 404 with a JSON error for an unknown route, without touching the database', async () => {
+    const handler = createApiHandler(testDb.config());
+    const response = await handler(httpEvent('GET', '/api/nothing-here'), fakeContext());
+    expect(response.statusCode).toBe(404);
+    expect(JSON.parse(String(response.body))).toEqual({ error: 'Route not found' });
+  });
+
+  it('answers 405 with Allow for a wrong method', async () => {
+    const handler = createApiHandler(testDb.config());
+    const response = await handler(httpEvent('DELETE', '/api/health'), fakeContext());
+    expect(response.statusCode).toBe(405);
+    expect(response.headers?.allow).toBe('GET');
+  });
+});
+
+describe('scheduled handlers', () => {
+  it('processImports connects, runs its query and ends its session', async () => {
+    const handler = createProcessImportsHandler(testDb.config());
+    const result = await handler({}, fakeContext());
+    expect(result.ok).toBe(true);
+    expect(result.connectionId).toBeGreaterThan(0);
+  });
+
+  it('monitor connects, runs its query and ends its session', async () => {
+    const handler = createMonitorHandler(testDb.config());
+    const result = await handler({}, fakeContext());
+    expect(result.ok).toBe(true);
+    expect(result.connectionId).toBeGreaterThan(0);
+  });
+
+  it('processImports fails with a DatabaseError and leaves no session when the login is refused', async () => {
+    const handler = createProcessImportsHandler(testDb.config({ DB_PASSWORD: 'wrong' }));
+    await expect(handler({}, fakeContext())).rejects.toBeInstanceOf(DatabaseError);
+  });
+
+  it('monitor fails with a DatabaseError and leaves no session when the database is gone', async () => {
+    const handler = createMonitorHandler(testDb.config({ DB_NAME: 'no_such_database_here' }));
+    await expect(handler({}, fakeContext())).rejects.toMatchObject({ errno: expect.any(Number) });
+  });
+});

@@ -1,0 +1,129 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+
+type Resource = { Type: string; Properties: Record<string, unknown> };
+type Template = { Resources: Record<string, Resource> };
+
+let outputDir: string;
+let template: Template;
+
+/** Runs `osls package` offline: no AWS credentials, no telemetry, output to a temp dir. */
+async function packageStage(stage: string, directory: string, extraArgs: string[] = []): Promise<Template> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('AWS_')) env[name] = value;
+  }
+  Object.assign(env, {
+    SLS_TELEMETRY_DISABLED: '1',
+    SLS_NOTIFICATIONS_MODE: 'off',
+    AWS_SDK_LOAD_CONFIG: '0',
+  });
+  await run('node_modules/.bin/osls', ['package', '--stage', stage, '--package', directory, ...extraArgs], {
+    env,
+    timeout: 120_000,
+  });
+  return JSON.parse(
+    await readFile(join(directory, 'cloudformation-template-update-stack.json'), 'utf8'),
+  ) as Template;
+}
+
+function resourcesOfType(type: string): Array<[string, Resource]> {
+  return Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
+}
+
+beforeAll(async () => {
+  outputDir = await mkdtemp(join(tmpdir(), 'eclectyc-package-'));
+  template = await packageStage('ci', outputDir);
+}, 180_000);
+
+afterAll(async () => {
+  await rm(outputDir, { recursive: true, force: true });
+});
+
+describe('serverless package (offline)', () => {
+  it('defines exactly the three functions on nodejs22.x arm64 with their reserved concurrency', () => {
+    const functions = Object.fromEntries(
+      resourcesOfType('AWS::Lambda::Function').map(([, resource]) => [
+        String(resource.Properties.Handler),
+        {
+          runtime: resource.Properties.Runtime,
+          architectures: resource.Properties.Architectures,
+          reserved: resource.Properties.ReservedConcurrentExecutions,
+          timeout: resource.Properties.Timeout,
+        },
+      ]),
+    );
+    expect(functions).toEqual({
+      'functions/api.handler': { runtime: 'nodejs22.x', architectures: ['arm64'], reserved: 10, timeout: 10 },
+      'functions/process-imports.handler': {
+        runtime: 'nodejs22.x',
+        architectures: ['arm64'],
+        reserved: 1,
+        timeout: 300,
+      },
+      'functions/monitor.handler': {
+        runtime: 'nodejs22.x',
+        architectures: ['arm64'],
+        reserved: 1,
+        timeout: 60,
+      },
+    });
+  });
+
+  it('schedules processImports every minute and monitor every five minutes', () => {
+    const schedules = Object.fromEntries(
+      resourcesOfType('AWS::Events::Rule').map(([, resource]) => {
+        const targets = resource.Properties.Targets as Array<{ Arn: { 'Fn::GetAtt': [string, string] } }>;
+        return [targets[0]?.Arn['Fn::GetAtt'][0], resource.Properties.ScheduleExpression];
+      }),
+    );
+    expect(schedules).toEqual({
+      ProcessImportsLambdaFunction: 'rate(1 minute)',
+      MonitorLambdaFunction: 'rate(5 minutes)',
+    });
+  });
+
+  it('routes GET /api/health through the HTTP API to the api function', () => {
+    const routes = resourcesOfType('AWS::ApiGatewayV2::Route').map(
+      ([, resource]) => resource.Properties.RouteKey,
+    );
+    expect(routes).toContain('GET /api/health');
+    expect(resourcesOfType('AWS::ApiGatewayV2::Api')).toHaveLength(1);
+  });
+
+  it('grants Secrets Manager nothing but GetSecretValue on the configured secret', () => {
+    const role = template.Resources.IamRoleLambdaExecution;
+    const policies = (role?.Properties.Policies ?? []) as Array<{
+      PolicyDocument: { Statement: Array<{ Action: string[]; Resource: unknown[] }> };
+    }>;
+    const statements = policies.flatMap((policy) => policy.PolicyDocument.Statement);
+    const secretStatements = statements.filter((statement) =>
+      statement.Action.some((action) => action.startsWith('secretsmanager:')),
+    );
+    expect(secretStatements).toHaveLength(1);
+    expect(secretStatements[0]?.Action).toEqual(['secretsmanager:GetSecretValue']);
+    expect(JSON.stringify(secretStatements[0]?.Resource)).toBe(
+      JSON.stringify([
+        {
+          'Fn::Sub':
+            'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:eclectyc/ci/db-??????',
+        },
+      ]),
+    );
+    expect(JSON.stringify(template)).not.toContain('secretsmanager:*');
+  });
+
+  it('keeps each function zip small: the AWS SDK stays out of the bundle', async () => {
+    for (const name of ['api', 'processImports', 'monitor']) {
+      const { size } = await stat(join(outputDir, `${name}.zip`));
+      expect(size).toBeGreaterThan(50_000);
+      expect(size).toBeLessThan(1_000_000);
+    }
+  });
+});

@@ -1,0 +1,216 @@
+import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
+import type { RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withConnection } from '../../lib/db.js';
+import { ConnectionLimitError, DatabaseError, DeadlineExceededError } from '../../lib/errors.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { fakeContext } from '../helpers/lambda.js';
+
+const LIMIT = 5;
+let testDb: TestDatabase;
+
+beforeAll(async () => {
+  testDb = await createTestDatabase({ maxUserConnections: LIMIT });
+});
+
+afterAll(async () => {
+  await testDb.drop();
+});
+
+describe('withConnection', () => {
+  it('returns the work result and leaves no session behind', async () => {
+    expect(await testDb.sessionCount()).toBe(0);
+    const result = await withConnection(testDb.config().db, async (db) => {
+      const [rows] = await db.query<RowDataPacket[]>('SELECT 41 + 1 AS answer');
+      return rows[0]?.answer;
+    });
+    expect(result).toBe(42);
+    expect(await testDb.waitForSessions(0)).toBe(0);
+  });
+
+  it('opens exactly one session while the work runs', async () => {
+    const seen = await withConnection(testDb.config().db, async () => testDb.sessionCount());
+    expect(seen).toBe(1);
+    expect(await testDb.waitForSessions(0)).toBe(0);
+  });
+
+  it('sets the session wait_timeout, UTC time zone and utf8mb4_unicode_ci', async () => {
+    const config = testDb.config({ DB_SESSION_WAIT_TIMEOUT_S: '17' });
+    const row = await withConnection(config.db, async (db) => {
+      const [rows] = await db.query<RowDataPacket[]>(
+        'SELECT @@session.wait_timeout AS waitTimeout, @@session.time_zone AS timeZone, @@collation_connection AS collation',
+      );
+      return rows[0];
+    });
+    expect(row).toEqual({ waitTimeout: 17, timeZone: '+00:00', collation: 'utf8mb4_unicode_ci' });
+  });
+
+  it('rethrows the error the work throws and ends the session', async () => {
+    const failure = new Error('work failed');
+    await expect(
+      withConnection(testDb.config().db, async () => {
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+    expect(await testDb.waitForSessions(0)).toBe(0);
+  });
+
+  it('turns an SQL error into a DatabaseError with code, errno and sqlState but no SQL text', async () => {
+    const error = await withConnection(testDb.config().db, async (db) => {
+      await db.query("SELECT * FROM no_such_table WHERE secret = 'hunter2'");
+    }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(DatabaseError);
+    expect(error).toMatchObject({ code: 'ER_NO_SUCH_TABLE', errno: 1146, sqlState: '42S02' });
+    expect(JSON.stringify(error, Object.getOwnPropertyNames(error))).not.toContain('hunter2');
+    expect((error as DatabaseError).cause).not.toHaveProperty('sql');
+    expect(await testDb.waitForSessions(0)).toBe(0);
+  });
+
+  it('destroys the connection when the work outlives the invocation deadline', async () => {
+    const config = testDb.config({ DB_DEADLINE_MARGIN_MS: '200' });
+    const startedAt = Date.now();
+    const error = await withConnection(
+      config.db,
+      async (db) => {
+        await db.query('SELECT SLEEP(20)');
+      },
+      { invocation: fakeContext(1200) },
+    ).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(DeadlineExceededError);
+    expect(Date.now() - startedAt).toBeLessThan(1500);
+    // The server notices the closed socket during SLEEP and ends the session.
+    expect(await testDb.waitForSessions(0, 15_000)).toBe(0);
+  });
+
+  it('holds at most the user limit under 50 concurrent invocations and lets no raw driver error escape', async () => {
+    const config = testDb.config({ DB_CONNECT_RETRY_BASE_MS: '20', DB_CONNECT_RETRY_CAP_MS: '200' });
+    let peak = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        peak = Math.max(peak, await testDb.sessionCount());
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    })();
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 50 }, () =>
+        withConnection(
+          config.db,
+          async (db) => {
+            await db.query('SELECT SLEEP(0.05)');
+            return 'ok';
+          },
+          { invocation: fakeContext(3000) },
+        ),
+      ),
+    );
+    sampling = false;
+    await sampler;
+    const failures = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason] : []));
+    for (const failure of failures) expect(failure).toBeInstanceOf(ConnectionLimitError);
+    const successes = outcomes.filter((outcome) => outcome.status === 'fulfilled').length;
+    expect(successes + failures.length).toBe(50);
+    expect(successes).toBeGreaterThan(LIMIT);
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThanOrEqual(LIMIT);
+    expect(await testDb.waitForSessions(0)).toBe(0);
+  });
+
+  it('gives up with ConnectionLimitError before the deadline when the user stays at its limit', async () => {
+    const holders = await Promise.all(
+      Array.from({ length: LIMIT }, () =>
+        import('mysql2/promise').then(({ createConnection }) =>
+          createConnection({
+            host: '127.0.0.1',
+            user: testDb.user,
+            password: testDb.password,
+            database: testDb.name,
+          }),
+        ),
+      ),
+    );
+    try {
+      const config = testDb.config({ DB_DEADLINE_MARGIN_MS: '300' });
+      const startedAt = Date.now();
+      const error = await withConnection(config.db, async () => 'never', {
+        invocation: fakeContext(1500),
+      }).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(ConnectionLimitError);
+      expect((error as ConnectionLimitError).errno).toBe(1226);
+      expect((error as ConnectionLimitError).attempts).toBeGreaterThan(1);
+      expect(Date.now() - startedAt).toBeLessThan(1500);
+    } finally {
+      await Promise.all(holders.map((holder) => holder.end()));
+    }
+    expect(await testDb.waitForSessions(0)).toBe(0);
+  });
+
+  it('fails with a clear access-denied error on a wrong password and leaves no session', async () => {
+    const error = await withConnection(testDb.config({ DB_PASSWORD: 'wrong' }).db, async () => 'never').catch(
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(DatabaseError);
+    expect(error).toMatchObject({ errno: 1045, code: 'ER_ACCESS_DENIED_ERROR' });
+    expect(String((error as Error).message)).toContain('Access denied');
+    expect(await testDb.sessionCount()).toBe(0);
+  });
+
+  it('fails within connectTimeout when the host accepts TCP but never answers', async () => {
+    const silent: Server = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = silent.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    try {
+      const startedAt = Date.now();
+      const error = await withConnection(
+        testDb.config({ DB_PORT: String(port), DB_CONNECT_TIMEOUT_MS: '500' }).db,
+        async () => 'never',
+      ).catch((caught: unknown) => caught);
+      const elapsedMs = Date.now() - startedAt;
+      expect(error).toBeInstanceOf(DatabaseError);
+      expect(error).toMatchObject({ code: 'ETIMEDOUT' });
+      expect(elapsedMs).toBeGreaterThanOrEqual(450);
+      expect(elapsedMs).toBeLessThan(2000);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it('has its abandoned session closed by the server within the session wait_timeout', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/abandon-child.ts'], {
+      env: {
+        ...process.env,
+        DB_HOST: '127.0.0.1',
+        DB_NAME: testDb.name,
+        DB_USER: testDb.user,
+        DB_PASSWORD: testDb.password,
+        DB_SESSION_WAIT_TIMEOUT_S: '2',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const threadId = await new Promise<number>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          const match = /thread (\d+)/.exec(chunk.toString());
+          if (match) resolve(Number(match[1]));
+        });
+        child.on('exit', (code) => reject(new Error(`child exited early with ${code}`)));
+      });
+      // Freeze the process as Lambda freezes an environment: its socket stays open, `finally` never runs.
+      child.kill('SIGSTOP');
+      const frozenAt = Date.now();
+      expect(await testDb.sessionCount()).toBe(1);
+      expect(await testDb.waitForSessions(0, 6000)).toBe(0);
+      const closedAfterMs = Date.now() - frozenAt;
+      expect(closedAfterMs).toBeLessThan(4000);
+      const [rows] = await testDb.admin.query<RowDataPacket[]>(
+        'SELECT ID FROM information_schema.PROCESSLIST WHERE ID = ?',
+        [threadId],
+      );
+      expect(rows).toHaveLength(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
