@@ -111,6 +111,7 @@ describe('serverless package (offline)', () => {
     expect(JSON.stringify(secretStatements[0]?.Resource)).toBe(
       JSON.stringify([
         {
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string, not a JS template
           'Fn::Sub':
             'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:eclectyc/ci/db-??????',
         },
