@@ -1,0 +1,139 @@
+import { createReadStream } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { readCsvRecords } from '../../../lib/imports/csv-reader.js';
+import type { ImportType } from '../../../lib/imports/formats.js';
+import { detectLayout } from '../../../lib/imports/formats.js';
+import type { ReadingRow, SiteRow } from '../../../lib/imports/rows.js';
+import { compileReadingMapper, compileSiteMapper, formatRowError } from '../../../lib/imports/rows.js';
+
+function fixture(name: string): string {
+  return fileURLToPath(new URL(`../../fixtures/imports/${name}`, import.meta.url));
+}
+
+type Outcome = { format: string; rows: ReadingRow[]; sites: SiteRow[]; errors: string[]; blank: number };
+
+/** The pure part of an import: stream → header → layout → typed rows and `Row N:` errors. */
+async function importFixture(name: string, importType: ImportType): Promise<Outcome> {
+  const outcome: Outcome = { format: '', rows: [], sites: [], errors: [], blank: 0 };
+  let mapRecord: ((fields: string[], rowNumber: number) => void) | null = null;
+  let rowNumber = 0;
+  // Tiny chunks so every fixture also crosses chunk boundaries.
+  for await (const record of readCsvRecords(createReadStream(fixture(name), { highWaterMark: 7 }))) {
+    if (mapRecord === null) {
+      const layout = detectLayout(importType, record.fields);
+      outcome.format = layout.format;
+      if (layout.format === 'sites') {
+        const mapper = compileSiteMapper(layout);
+        mapRecord = (fields, n) => {
+          const result = mapper(fields);
+          if (result.kind === 'site') outcome.sites.push(result.site);
+          else if (result.kind === 'error') outcome.errors.push(formatRowError(n, result.message));
+          else outcome.blank++;
+        };
+      } else {
+        const mapper = compileReadingMapper(layout);
+        mapRecord = (fields, n) => {
+          const result = mapper(fields);
+          if (result.kind === 'rows') outcome.rows.push(...result.rows);
+          else if (result.kind === 'error') outcome.errors.push(formatRowError(n, result.message));
+          else outcome.blank++;
+        };
+      }
+      continue;
+    }
+    rowNumber++;
+    mapRecord(record.fields, rowNumber);
+  }
+  return outcome;
+}
+
+describe('fixture files in the original system’s shapes', () => {
+  it('imports the interval sample', async () => {
+    const outcome = await importFixture('hh-interval.csv', 'hh');
+    expect(outcome.format).toBe('hh-interval');
+    expect(
+      outcome.rows.map((row) => [
+        row.meterCode,
+        row.readingDate,
+        row.readingTime,
+        row.periodNumber,
+        row.valueKwh,
+        row.readingType,
+      ]),
+    ).toEqual([
+      ['E06BG12862', '2024-11-09', '00:00:00', 1, '4.2', 'actual'],
+      ['E06BG12862', '2024-11-09', '00:30:00', 2, '5.6', 'actual'],
+      ['E06BG12862', '2024-11-09', '01:00:00', 3, '5.6', 'estimated'],
+      ['M12345678', '2024-11-09', '23:30:00', 48, '1.2', 'actual'],
+    ]);
+    expect(outcome.errors).toEqual(['Row 4: Missing reading value']);
+  });
+
+  it('imports the matrix sample', async () => {
+    const outcome = await importFixture('hh-matrix.csv', 'hh');
+    expect(outcome.format).toBe('hh-matrix');
+    expect(outcome.rows).toHaveLength(48 + 3);
+    expect(
+      outcome.rows
+        .filter((row) => row.readingDate === '2024-11-10')
+        .map((row) => [row.readingTime, row.valueKwh]),
+    ).toEqual([
+      ['00:00:00', '0.25'],
+      ['00:30:00', '0.5'],
+      ['23:30:00', '2'],
+    ]);
+    expect(outcome.errors).toEqual([
+      'Row 3: Non-numeric value "n/a" in column HH07',
+      'Row 4: Invalid date value',
+    ]);
+  });
+
+  it('imports the daily sample', async () => {
+    const outcome = await importFixture('daily.csv', 'daily');
+    expect(outcome.format).toBe('daily');
+    expect(
+      outcome.rows.map((row) => [
+        row.meterCode,
+        row.readingDate,
+        row.readingTime,
+        row.periodNumber,
+        row.valueKwh,
+        row.unit,
+      ]),
+    ).toEqual([
+      ['E06BG12862', '2024-11-09', '00:00:00', null, '123.45', 'kWh'],
+      ['E06BG12862', '2024-11-10', '00:00:00', null, '120', 'kWh'],
+      ['M12345678', '2024-11-11', '00:00:00', null, '1500', 'MWh'],
+    ]);
+    expect(outcome.errors).toEqual(['Row 4: Invalid date value', 'Row 5: Missing MPAN']);
+  });
+
+  it('imports a UK Excel export with a BOM, semicolons, CRLF and quotes', async () => {
+    const outcome = await importFixture('daily-excel-semicolon.csv', 'daily');
+    expect(outcome.rows.map((row) => [row.meterCode, row.readingDate, row.valueKwh])).toEqual([
+      ['E06BG12862', '2024-11-09', '12.5'],
+      ['E06BG12862', '2024-11-10', '13.75'],
+    ]);
+    expect(outcome.errors).toEqual([]);
+  });
+
+  it('imports the sites sample, including a quoted multi-line address', async () => {
+    const outcome = await importFixture('sites.csv', 'sites');
+    expect(outcome.format).toBe('sites');
+    expect(
+      outcome.sites.map((site) => [site.name, site.address, site.postcode, site.siteType, site.isActive]),
+    ).toEqual([
+      ['Head Office', '1 High Street, London', 'SW1A 1AA', 'office', true],
+      ['Leeds Warehouse', 'Unit 4\nLeeds Trading Estate', 'LS11 5AT', 'warehouse', true],
+      ['Closed Shop', null, null, 'retail', false],
+    ]);
+    expect(outcome.errors).toEqual(['Row 4: Unknown site type "spaceship"']);
+  });
+
+  it('rejects the matrix sample imported as daily, naming what is missing', async () => {
+    await expect(importFixture('hh-matrix.csv', 'daily')).rejects.toThrow(
+      /^CSV must include a reading value column \(e\.g\. Reading, ReadValue or kWh\)\. Headers detected: MPAN, Date, HH01/,
+    );
+  });
+});
