@@ -1,0 +1,262 @@
+// SQL for the processor's side of an import job: the atomic claim with a lease, the checkpoint that
+// commits with each batch, and the final, released, re-queued and purged states. Every write after
+// the claim is conditional on the caller still holding the lease, so a cancel is never overwritten.
+
+import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { Db } from '../db.js';
+import { decodeJsonColumn, type ImportSummary, type ImportType } from './job.js';
+
+/** The tallies a run carries from row to row; saved with each checkpoint so a resumed run continues them. */
+export type ImportTally = {
+  processed: number;
+  imported: number;
+  failed: number;
+  errors: string[];
+  unitCounts: Record<string, number>;
+  readingsWritten: number;
+  metersCreated: number;
+  sitesCreated: number;
+  /** Dry runs: meter codes a real run would create (upper-cased, distinct). */
+  metersToCreate: string[];
+};
+
+export type ClaimedJob = {
+  readonly id: number;
+  readonly batchId: string;
+  readonly importType: ImportType;
+  readonly dryRun: boolean;
+  readonly totalRows: number | null;
+  readonly retryCount: number;
+  readonly maxRetries: number;
+  readonly checkpointRow: number;
+  readonly tally: ImportTally | null;
+  readonly defaultSiteId: number | null;
+  /** True when the job was taken over from a run whose lease expired (it crashed or was killed). */
+  readonly recovered: boolean;
+};
+
+export function emptyTally(): ImportTally {
+  return {
+    processed: 0,
+    imported: 0,
+    failed: 0,
+    errors: [],
+    unitCounts: {},
+    readingsWritten: 0,
+    metersCreated: 0,
+    sitesCreated: 0,
+    metersToCreate: [],
+  };
+}
+
+/**
+ * Claims the next due job: queued with retry_at due, or processing with an expired lease; priority
+ * first, then the oldest. SKIP LOCKED lets concurrent claimers pass each other without waiting, and the
+ * row lock held to the UPDATE means two runs can never take the same job.
+ */
+export async function claimNextJob(
+  db: Db,
+  leaseOwner: string,
+  leaseSeconds: number,
+): Promise<ClaimedJob | null> {
+  await db.beginTransaction();
+  try {
+    const [rows] = await db.query<RowDataPacket[]>(
+      `SELECT id, batch_id, import_type, dry_run, total_rows, retry_count, max_retries, checkpoint_row,
+              checkpoint_state, metadata, status
+         FROM import_jobs
+        WHERE (status = 'queued' AND (retry_at IS NULL OR retry_at <= NOW(3)))
+           OR (status = 'processing' AND lease_expires_at < NOW(3))
+        ORDER BY priority DESC, queued_at, id
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED`,
+    );
+    const row = rows[0];
+    if (row === undefined) {
+      await db.commit();
+      return null;
+    }
+    const recovered = row.status === 'processing';
+    await db.query(
+      `UPDATE import_jobs
+          SET status = 'processing', lease_owner = ?, lease_expires_at = NOW(3) + INTERVAL ? SECOND,
+              started_at = COALESCE(started_at, NOW(3)), retry_at = NULL,
+              retry_count = retry_count + ?
+        WHERE id = ?`,
+      [leaseOwner, leaseSeconds, recovered ? 1 : 0, row.id],
+    );
+    await db.commit();
+    const metadata = decodeJsonColumn(row.metadata);
+    const defaultSiteId =
+      typeof metadata === 'object' && metadata !== null && 'default_site_id' in metadata
+        ? Number(metadata.default_site_id)
+        : Number.NaN;
+    return {
+      id: Number(row.id),
+      batchId: String(row.batch_id),
+      importType: row.import_type as ImportType,
+      dryRun: Number(row.dry_run) === 1,
+      totalRows: row.total_rows === null ? null : Number(row.total_rows),
+      retryCount: Number(row.retry_count) + (recovered ? 1 : 0),
+      maxRetries: Number(row.max_retries),
+      checkpointRow: Number(row.checkpoint_row),
+      tally: parseTally(decodeJsonColumn(row.checkpoint_state)),
+      defaultSiteId: Number.isSafeInteger(defaultSiteId) && defaultSiteId > 0 ? defaultSiteId : null,
+      recovered,
+    };
+  } catch (error) {
+    await db.rollback().catch(() => undefined);
+    throw error;
+  }
+}
+
+function parseTally(value: unknown): ImportTally | null {
+  if (typeof value !== 'object' || value === null) return null;
+  return { ...emptyTally(), ...(value as Partial<ImportTally>) };
+}
+
+/**
+ * Records that every data row up to `checkpointRow` is committed, inside the caller's transaction, and
+ * extends the lease. False when the job was cancelled or taken over: the caller must roll back.
+ */
+export async function saveCheckpoint(
+  db: Db,
+  job: ClaimedJob,
+  leaseOwner: string,
+  checkpointRow: number,
+  tally: ImportTally,
+  leaseSeconds: number,
+): Promise<boolean> {
+  const [result] = await db.query<ResultSetHeader>(
+    `UPDATE import_jobs
+        SET checkpoint_row = ?, checkpoint_state = ?, processed_rows = ?, imported_rows = ?, failed_rows = ?,
+            lease_expires_at = NOW(3) + INTERVAL ? SECOND
+      WHERE id = ? AND status = 'processing' AND lease_owner = ?`,
+    [
+      checkpointRow,
+      JSON.stringify(tally),
+      tally.processed,
+      tally.imported,
+      tally.failed,
+      leaseSeconds,
+      job.id,
+      leaseOwner,
+    ],
+  );
+  return result.affectedRows === 1;
+}
+
+/** Whether this run still holds the job (not cancelled, not taken over). */
+export async function stillHoldsJob(db: Db, job: ClaimedJob, leaseOwner: string): Promise<boolean> {
+  const [rows] = await db.query<RowDataPacket[]>(
+    `SELECT 1 FROM import_jobs WHERE id = ? AND status = 'processing' AND lease_owner = ?`,
+    [job.id, leaseOwner],
+  );
+  return rows.length > 0;
+}
+
+export type FinalState = {
+  readonly status: 'completed' | 'failed';
+  readonly summary: ImportSummary;
+  readonly totalRows: number;
+  readonly errorMessage: string | null;
+};
+
+/** Completes or fails the job; a no-op (false) when it was cancelled or taken over meanwhile. */
+export async function finishJob(
+  db: Db,
+  job: ClaimedJob,
+  leaseOwner: string,
+  final: FinalState,
+): Promise<boolean> {
+  const [result] = await db.query<ResultSetHeader>(
+    `UPDATE import_jobs
+        SET status = ?, summary = ?, error_message = ?, total_rows = ?,
+            processed_rows = ?, imported_rows = ?, failed_rows = ?,
+            completed_at = NOW(3), lease_owner = NULL, lease_expires_at = NULL, checkpoint_state = NULL
+      WHERE id = ? AND status = 'processing' AND lease_owner = ?`,
+    [
+      final.status,
+      JSON.stringify(final.summary),
+      final.errorMessage,
+      final.totalRows,
+      final.summary.records_processed,
+      final.summary.records_imported,
+      final.summary.records_failed,
+      job.id,
+      leaseOwner,
+    ],
+  );
+  return result.affectedRows === 1;
+}
+
+/** Fails the job at once with no retry: the file itself is at fault. */
+export async function failJobPermanently(
+  db: Db,
+  job: ClaimedJob,
+  leaseOwner: string,
+  message: string,
+): Promise<boolean> {
+  const [result] = await db.query<ResultSetHeader>(
+    `UPDATE import_jobs
+        SET status = 'failed', error_message = ?, last_error = ?, completed_at = NOW(3),
+            lease_owner = NULL, lease_expires_at = NULL
+      WHERE id = ? AND status = 'processing' AND lease_owner = ?`,
+    [message, message, job.id, leaseOwner],
+  );
+  return result.affectedRows === 1;
+}
+
+/** Hands the job back for the next run to resume from its checkpoint (this run is out of time). */
+export async function releaseJob(db: Db, job: ClaimedJob, leaseOwner: string): Promise<boolean> {
+  const [result] = await db.query<ResultSetHeader>(
+    `UPDATE import_jobs
+        SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, retry_at = NULL
+      WHERE id = ? AND status = 'processing' AND lease_owner = ?`,
+    [job.id, leaseOwner],
+  );
+  return result.affectedRows === 1;
+}
+
+/**
+ * After a transient error: back to queued with retry_at = now + min(2^retry_count × 60 s, 3600 s), or
+ * failed once max_retries is spent. The error is kept in last_error either way.
+ */
+export async function requeueOrFail(
+  db: Db,
+  job: ClaimedJob,
+  leaseOwner: string,
+  message: string,
+  delaySeconds: number,
+): Promise<'requeued' | 'failed' | 'lost'> {
+  const exhausted = job.retryCount >= job.maxRetries;
+  const [result] = exhausted
+    ? await db.query<ResultSetHeader>(
+        `UPDATE import_jobs
+            SET status = 'failed', error_message = ?, last_error = ?, completed_at = NOW(3),
+                lease_owner = NULL, lease_expires_at = NULL
+          WHERE id = ? AND status = 'processing' AND lease_owner = ?`,
+        [`Gave up after ${job.retryCount} retries: ${message}`, message, job.id, leaseOwner],
+      )
+    : await db.query<ResultSetHeader>(
+        `UPDATE import_jobs
+            SET status = 'queued', retry_count = retry_count + 1, retry_at = NOW(3) + INTERVAL ? SECOND,
+                last_error = ?, lease_owner = NULL, lease_expires_at = NULL
+          WHERE id = ? AND status = 'processing' AND lease_owner = ?`,
+        [delaySeconds, message, job.id, leaseOwner],
+      );
+  if (result.affectedRows !== 1) return 'lost';
+  return exhausted ? 'failed' : 'requeued';
+}
+
+/** Deletes up to `limit` jobs finished more than `retentionDays` ago (their file chunks cascade). */
+export async function purgeFinishedJobs(db: Db, retentionDays: number, limit: number): Promise<number> {
+  const [result] = await db.query<ResultSetHeader>(
+    `DELETE FROM import_jobs
+      WHERE status IN ('completed', 'failed', 'cancelled') AND completed_at < NOW(3) - INTERVAL ? DAY
+      ORDER BY completed_at
+      LIMIT ?`,
+    [retentionDays, limit],
+  );
+  return result.affectedRows;
+}

@@ -1,0 +1,137 @@
+// SQL for what an import writes: meters resolved in bulk (created on the fly unless dry run), meter
+// readings and sites upserted in multi-row statements. Callers own the transaction and the connection.
+
+import { createHash } from 'node:crypto';
+import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { Db } from '../db.js';
+import type { ReadingRow, SiteRow } from './rows.js';
+import { meterTypeOf } from './values.js';
+
+export const AUTO_IMPORT_SITE_NAME = 'Auto-imported Meters';
+
+/** meters.mpan compares case-insensitively (utf8mb4_unicode_ci), so lookups key on the upper case. */
+export function meterKey(code: string): string {
+  return code.toUpperCase();
+}
+
+/** company | lower-cased, space-collapsed name | upper-cased postcode without spaces, hashed. */
+export function siteNaturalKey(site: Pick<SiteRow, 'companyId' | 'name' | 'postcode'>): string {
+  const name = site.name.trim().replace(/\s+/g, ' ').toLowerCase();
+  const postcode = (site.postcode ?? '').replace(/\s+/g, '').toUpperCase();
+  return createHash('sha256')
+    .update(`${site.companyId ?? ''}|${name}|${postcode}`)
+    .digest('hex');
+}
+
+/** Looks up meter ids for codes not yet in `known`, adding what it finds to it. */
+export async function lookUpMeters(
+  db: Db,
+  codes: readonly string[],
+  known: Map<string, number>,
+): Promise<string[]> {
+  const missing = [...new Set(codes.filter((code) => !known.has(meterKey(code))))];
+  if (missing.length === 0) return [];
+  const [rows] = await db.query<RowDataPacket[]>('SELECT id, mpan FROM meters WHERE mpan IN (?)', [missing]);
+  for (const row of rows) known.set(meterKey(String(row.mpan)), Number(row.id));
+  return missing.filter((code) => !known.has(meterKey(code)));
+}
+
+/** Creates the given meters (a concurrent creator's row wins harmlessly) and records their ids. */
+export async function createMeters(
+  db: Db,
+  codes: readonly string[],
+  options: { siteId: number; isHalfHourly: boolean },
+  known: Map<string, number>,
+): Promise<number> {
+  if (codes.length === 0) return 0;
+  const [result] = await db.query<ResultSetHeader>(
+    'INSERT IGNORE INTO meters (mpan, site_id, meter_type, is_half_hourly) VALUES ?',
+    [codes.map((code) => [code, options.siteId, meterTypeOf(code), options.isHalfHourly ? 1 : 0])],
+  );
+  const stillMissing = await lookUpMeters(db, codes, known);
+  if (stillMissing.length > 0) throw new Error(`Meters could not be created: ${stillMissing.length} missing`);
+  return result.affectedRows;
+}
+
+/** The site unknown meters are attached to, created once. */
+export async function ensureAutoImportSite(db: Db): Promise<number> {
+  const [result] = await db.query<ResultSetHeader>(
+    `INSERT INTO sites (name, natural_key) VALUES (?, ?)
+     ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)`,
+    [AUTO_IMPORT_SITE_NAME, siteNaturalKey({ companyId: null, name: AUTO_IMPORT_SITE_NAME, postcode: null })],
+  );
+  return result.insertId;
+}
+
+export async function siteExists(db: Db, siteId: number): Promise<boolean> {
+  const [rows] = await db.query<RowDataPacket[]>('SELECT 1 FROM sites WHERE id = ?', [siteId]);
+  return rows.length > 0;
+}
+
+/** One multi-row upsert: re-importing a reading updates it (last write wins), so imports are idempotent. */
+export async function upsertReadings(
+  db: Db,
+  readings: readonly ReadingRow[],
+  meterIds: ReadonlyMap<string, number>,
+  batchId: string,
+): Promise<void> {
+  if (readings.length === 0) return;
+  const values = readings.map((reading) => [
+    meterIds.get(meterKey(reading.meterCode)),
+    reading.periodNumber === null ? 'daily' : 'hh',
+    reading.readingDate,
+    reading.readingTime,
+    reading.periodNumber,
+    reading.valueKwh,
+    reading.readingType,
+    batchId,
+  ]);
+  // VALUES() is deprecated in MySQL 8.0.20+ but is the one upsert form both MySQL and MariaDB accept.
+  await db.query(
+    `INSERT INTO meter_readings
+       (meter_id, reading_interval, reading_date, reading_time, period_number, reading_value, reading_type, import_batch_id)
+     VALUES ?
+     ON DUPLICATE KEY UPDATE
+       period_number = VALUES(period_number),
+       reading_value = VALUES(reading_value),
+       reading_type = VALUES(reading_type),
+       import_batch_id = VALUES(import_batch_id)`,
+    [values],
+  );
+}
+
+/** Upserts sites on their natural key; returns how many were new. */
+export async function upsertSites(db: Db, sites: readonly SiteRow[]): Promise<number> {
+  if (sites.length === 0) return 0;
+  const values = sites.map((site) => [
+    site.companyId,
+    site.regionId,
+    site.name,
+    site.address,
+    site.postcode,
+    site.siteType,
+    site.floorAreaM2,
+    site.latitude,
+    site.longitude,
+    site.isActive ? 1 : 0,
+    siteNaturalKey(site),
+  ]);
+  const [result] = await db.query<ResultSetHeader>(
+    `INSERT INTO sites
+       (company_id, region_id, name, address, postcode, site_type, floor_area, latitude, longitude, is_active, natural_key)
+     VALUES ?
+     ON DUPLICATE KEY UPDATE
+       region_id = VALUES(region_id),
+       name = VALUES(name),
+       address = VALUES(address),
+       postcode = VALUES(postcode),
+       site_type = VALUES(site_type),
+       floor_area = VALUES(floor_area),
+       latitude = VALUES(latitude),
+       longitude = VALUES(longitude),
+       is_active = VALUES(is_active)`,
+    [values],
+  );
+  // affectedRows counts 1 per insert and 2 per changed row (0 for an unchanged one).
+  return Math.max(0, sites.length - (result.affectedRows - sites.length));
+}

@@ -1,0 +1,430 @@
+import { randomUUID } from 'node:crypto';
+import type { RowDataPacket } from 'mysql2/promise';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { withConnection } from '../../lib/db.js';
+import { type ProcessorOptions, processImports } from '../../lib/imports/processor.js';
+import { purgeFinishedJobs } from '../../lib/imports/processor-repository.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import {
+  intervalCsv,
+  migrate,
+  queueJob,
+  readingLines,
+  readJob,
+  tableCounts,
+} from '../helpers/import-jobs.js';
+
+let testDb: TestDatabase;
+
+beforeAll(async () => {
+  testDb = await createTestDatabase({ maxUserConnections: 6 });
+  await migrate(testDb);
+});
+
+afterAll(async () => {
+  await testDb.drop();
+});
+
+async function clearTables(): Promise<void> {
+  for (const table of ['import_jobs', 'meter_readings', 'meters', 'sites']) {
+    await testDb.admin.query(`DELETE FROM \`${testDb.name}\`.${table}`);
+  }
+}
+
+beforeEach(async () => {
+  await clearTables();
+  expect(await testDb.sessionCount()).toBe(0);
+});
+
+afterEach(async () => {
+  expect(await testDb.waitForSessions(0)).toBe(0);
+});
+
+function run(options: Partial<ProcessorOptions> = {}) {
+  return withConnection(testDb.config().db, (db) =>
+    processImports(db, {
+      leaseOwner: randomUUID(),
+      remainingMs: () => 60_000,
+      batchSize: 1000,
+      stopMarginMs: 1000,
+      ...options,
+    }),
+  );
+}
+
+const INTERVAL = [
+  'MPAN,ReadDateTime,ReadValue,Unit,ReadingType',
+  'E06BG12862,2024-11-09 00:00:00,5.6,kWh,A',
+  'E06BG12862,2024-11-09 00:30:00,5600,Wh,E',
+  'M1234567,09/11/2024 23:30,0.001,MWh,',
+  'E06BG12862,31/02/2024 00:00,1,kWh,A',
+  ',2024-11-09 01:00:00,1,kWh,A',
+].join('\n');
+
+describe('processImports', () => {
+  it('imports an interval file exactly, auto-creating meters, and completes the job with its summary', async () => {
+    const job = await queueJob(testDb, { type: 'hh', csv: INTERVAL });
+    const outcomes = await run();
+    expect(outcomes).toEqual([
+      { batchId: job.batchId, outcome: 'completed', processedRows: 5, importedRows: 3, failedRows: 2 },
+    ]);
+    expect(await readingLines(testDb)).toEqual([
+      'E06BG12862 hh 2024-11-09 00:00:00 1 5.6000 actual',
+      'E06BG12862 hh 2024-11-09 00:30:00 2 5.6000 estimated',
+      'M1234567 hh 2024-11-09 23:30:00 48 1.0000 actual',
+    ]);
+    const row = await readJob(testDb, job.batchId);
+    expect(row).toMatchObject({
+      status: 'completed',
+      total_rows: 5,
+      processed_rows: 5,
+      imported_rows: 3,
+      failed_rows: 2,
+      error_message: null,
+      lease_owner: null,
+    });
+    expect(row.summary).toEqual({
+      records_processed: 5,
+      records_imported: 3,
+      records_failed: 2,
+      errors: ['Row 4: Invalid reading timestamp', 'Row 5: Missing MPAN'],
+      successful: true,
+      batch_id: job.batchId,
+      dry_run: false,
+      meta: {
+        format: 'hh-interval',
+        column_mapping: expect.any(Object),
+        unit_counts: { kWh: 1, Wh: 1, MWh: 1 },
+        readings_written: 3,
+        meters_created: 2,
+      },
+    });
+    const [meters] = await testDb.admin.query<RowDataPacket[]>(
+      `SELECT m.mpan, m.meter_type, m.is_half_hourly, s.name FROM \`${testDb.name}\`.meters m
+         JOIN \`${testDb.name}\`.sites s ON s.id = m.site_id ORDER BY m.mpan`,
+    );
+    expect(meters.map((m) => [m.mpan, m.meter_type, m.is_half_hourly, m.name])).toEqual([
+      ['E06BG12862', 'electricity', 1, 'Auto-imported Meters'],
+      ['M1234567', 'gas', 1, 'Auto-imported Meters'],
+    ]);
+  });
+
+  it('keeps a daily reading apart from half-hour period 1 of the same meter and day', async () => {
+    await queueJob(testDb, { type: 'hh', csv: 'MPAN,Date,HH01,HH02,HH48\nE1,09/11/2024,1.5,,2.25\n' });
+    await queueJob(testDb, { type: 'daily', csv: 'MPAN,Date,Reading\nE1,2024-11-09,40\n' });
+    const outcomes = await run();
+    expect(outcomes.map((o) => o.outcome)).toEqual(['completed', 'completed']);
+    expect(await readingLines(testDb)).toEqual([
+      'E1 hh 2024-11-09 00:00:00 1 1.5000 actual',
+      'E1 hh 2024-11-09 23:30:00 48 2.2500 actual',
+      'E1 daily 2024-11-09 00:00:00 - 40.0000 actual',
+    ]);
+  });
+
+  it('re-importing the same file updates readings instead of duplicating them', async () => {
+    await queueJob(testDb, { type: 'daily', csv: 'MPAN,Date,Reading\nE1,2024-11-09,40\n' });
+    await run();
+    await queueJob(testDb, { type: 'daily', csv: 'MPAN,Date,Reading\nE1,2024-11-09,41.5\n' });
+    await run();
+    expect(await readingLines(testDb)).toEqual(['E1 daily 2024-11-09 00:00:00 - 41.5000 actual']);
+  });
+
+  it('imports sites and does not duplicate them when the file is imported again', async () => {
+    const csv = [
+      'name,company_id,postcode,site_type,floor_area,latitude,longitude,is_active',
+      'Head Office,7,SW1A 1AA,office,1200.5,51.501,-0.1416,yes',
+      'Depot,7,M1 1AE,warehouse,,,,0',
+    ].join('\n');
+    await queueJob(testDb, { type: 'sites', csv });
+    const first = await run();
+    await queueJob(testDb, { type: 'sites', csv: csv.replace('1200.5', '1300') });
+    const second = await run();
+    expect(first[0]?.outcome).toBe('completed');
+    expect(second[0]?.outcome).toBe('completed');
+    const [sites] = await testDb.admin.query<RowDataPacket[]>(
+      `SELECT name, company_id, postcode, site_type, floor_area, is_active FROM \`${testDb.name}\`.sites ORDER BY name`,
+    );
+    expect(
+      sites.map((s) => [s.name, s.company_id, s.postcode, s.site_type, s.floor_area, s.is_active]),
+    ).toEqual([
+      ['Depot', 7, 'M1 1AE', 'warehouse', null, 0],
+      ['Head Office', 7, 'SW1A 1AA', 'office', '1300.00', 1],
+    ]);
+  });
+
+  it('a dry run reports what a real run would and writes nothing but the job row', async () => {
+    const dry = await queueJob(testDb, { type: 'hh', csv: INTERVAL, dryRun: true });
+    const before = await tableCounts(testDb);
+    await run();
+    expect(await tableCounts(testDb)).toEqual(before);
+    const dryRow = await readJob(testDb, dry.batchId);
+    const real = await queueJob(testDb, { type: 'hh', csv: INTERVAL });
+    await run();
+    const realRow = await readJob(testDb, real.batchId);
+    expect(dryRow.status).toBe('completed');
+    expect(dryRow.summary).toMatchObject({
+      dry_run: true,
+      meta: { readings_to_write: 3, meters_to_create: 2 },
+    });
+    for (const field of [
+      'records_processed',
+      'records_imported',
+      'records_failed',
+      'errors',
+      'successful',
+    ] as const) {
+      expect(dryRow.summary?.[field]).toEqual(realRow.summary?.[field]);
+    }
+  });
+
+  it('fails a job in which no row could be imported, instead of completing it', async () => {
+    const job = await queueJob(testDb, {
+      type: 'daily',
+      csv: 'MPAN,Date,Reading\nE1,2024-13-01,1\nE2,2024-01-01,abc\n',
+    });
+    const [outcome] = await run();
+    expect(outcome?.outcome).toBe('failed');
+    const row = await readJob(testDb, job.batchId);
+    expect(row.status).toBe('failed');
+    expect(row.error_message).toBe('No row could be imported: 2 of 2 rows failed');
+    expect(row.summary?.errors).toEqual([
+      'Row 1: Invalid date value',
+      'Row 2: Non-numeric reading value "abc"',
+    ]);
+  });
+
+  it('keeps at most 50 row errors while counting every failed row', async () => {
+    const lines = ['MPAN,Date,Reading', 'E1,2024-01-01,1'];
+    for (let i = 0; i < 120; i++) lines.push(`E1,2024-01-01,bad${i}`);
+    const job = await queueJob(testDb, { type: 'daily', csv: lines.join('\n') });
+    await run();
+    const row = await readJob(testDb, job.batchId);
+    expect(row.failed_rows).toBe(120);
+    expect(row.summary?.errors).toHaveLength(50);
+    expect((row.summary?.errors as string[])[49]).toBe('Row 51: Non-numeric reading value "bad49"');
+  });
+
+  it('fails a file-level error at once, without retries', async () => {
+    const job = await queueJob(testDb, { type: 'hh', csv: 'Date,Value\n2024-01-01,1\n' });
+    const [outcome] = await run();
+    expect(outcome?.outcome).toBe('failed');
+    const row = await readJob(testDb, job.batchId);
+    expect(row).toMatchObject({ status: 'failed', retry_count: 0, retry_at: null });
+    expect(row.error_message).toMatch(/^CSV must include a column containing the meter identifier/);
+  });
+
+  it('claims by priority, then by queue time', async () => {
+    const low = await queueJob(testDb, {
+      type: 'daily',
+      csv: 'MPAN,Date,Reading\nE1,2024-01-01,1\n',
+      priority: 'low',
+    });
+    const normal = await queueJob(testDb, { type: 'daily', csv: 'MPAN,Date,Reading\nE1,2024-01-02,1\n' });
+    const critical = await queueJob(testDb, {
+      type: 'daily',
+      csv: 'MPAN,Date,Reading\nE1,2024-01-03,1\n',
+      priority: 'critical',
+    });
+    const older = await queueJob(testDb, {
+      type: 'daily',
+      csv: 'MPAN,Date,Reading\nE1,2024-01-04,1\n',
+      queuedAt: '2020-01-01 00:00:00',
+    });
+    const outcomes = await run();
+    expect(outcomes.map((o) => o.batchId)).toEqual([
+      critical.batchId,
+      older.batchId,
+      normal.batchId,
+      low.batchId,
+    ]);
+  });
+
+  it('two processors racing over 20 jobs never share one', async () => {
+    const jobs = [];
+    for (let i = 0; i < 20; i++) {
+      jobs.push(await queueJob(testDb, { type: 'daily', csv: `MPAN,Date,Reading\nE${i},2024-01-01,${i}\n` }));
+    }
+    const [a, b] = await Promise.all([run(), run()]);
+    const taken = [...(a ?? []), ...(b ?? [])].map((o) => o.batchId);
+    expect(taken).toHaveLength(20);
+    expect(new Set(taken).size).toBe(20);
+    expect(new Set(taken)).toEqual(new Set(jobs.map((j) => j.batchId)));
+    expect((await readingLines(testDb)).length).toBe(20);
+  });
+
+  it('stops before its deadline, releases the job, and the next run resumes to exactly the expected readings', async () => {
+    const { csv, readings } = intervalCsv(5, 10); // 2,400 readings
+    const job = await queueJob(testDb, { type: 'hh', csv });
+    let flushes = 0;
+    const first = await run({
+      batchSize: 500,
+      stopMarginMs: 1000,
+      // Plenty of time for two batches, then "almost out of time".
+      remainingMs: () => (flushes++ < 3 ? 60_000 : 500),
+    });
+    expect(first[0]?.outcome).toBe('released');
+    const released = await readJob(testDb, job.batchId);
+    expect(released).toMatchObject({ status: 'queued', lease_owner: null, retry_count: 0 });
+    expect(released.checkpoint_row).toBeGreaterThan(0);
+    expect(released.checkpoint_row).toBeLessThan(readings);
+    const second = await run({ batchSize: 500 });
+    expect(second[0]?.outcome).toBe('completed');
+    const lines = await readingLines(testDb);
+    expect(lines).toHaveLength(readings);
+    expect(lines).toContain('E000000004 hh 2024-01-10 23:30:00 48 13.4700 actual');
+    expect(await readJob(testDb, job.batchId)).toMatchObject({
+      processed_rows: readings,
+      imported_rows: readings,
+      total_rows: readings,
+    });
+  });
+
+  it('re-queues a transient failure with backoff, honours retry_at, and completes once it passes', async () => {
+    const job = await queueJob(testDb, { type: 'daily', csv: 'MPAN,Date,Reading\nE1,2024-01-01,1\n' });
+    await testDb.admin.query(
+      `RENAME TABLE \`${testDb.name}\`.meter_readings TO \`${testDb.name}\`.mr_hidden`,
+    );
+    try {
+      const [outcome] = await run();
+      expect(outcome?.outcome).toBe('requeued');
+    } finally {
+      await testDb.admin.query(
+        `RENAME TABLE \`${testDb.name}\`.mr_hidden TO \`${testDb.name}\`.meter_readings`,
+      );
+    }
+    const [rows] = await testDb.admin.query<RowDataPacket[]>(
+      `SELECT TIMESTAMPDIFF(SECOND, NOW(3), retry_at) AS wait_s FROM \`${testDb.name}\`.import_jobs WHERE batch_id = ?`,
+      [job.batchId],
+    );
+    expect(Number(rows[0]?.wait_s)).toBeGreaterThanOrEqual(58);
+    expect(Number(rows[0]?.wait_s)).toBeLessThanOrEqual(60);
+    const requeued = await readJob(testDb, job.batchId);
+    expect(requeued).toMatchObject({ status: 'queued', retry_count: 1 });
+    expect(requeued.last_error).toMatch(/mr_hidden|meter_readings/);
+    expect(await run()).toEqual([]);
+    await testDb.admin.query(
+      `UPDATE \`${testDb.name}\`.import_jobs SET retry_at = NOW(3) - INTERVAL 1 SECOND WHERE batch_id = ?`,
+      [job.batchId],
+    );
+    const [done] = await run();
+    expect(done?.outcome).toBe('completed');
+    expect(await readingLines(testDb)).toEqual(['E1 daily 2024-01-01 00:00:00 - 1.0000 actual']);
+  });
+
+  it('fails a transiently failing job once its retries are spent', async () => {
+    const job = await queueJob(testDb, {
+      type: 'daily',
+      csv: 'MPAN,Date,Reading\nE1,2024-01-01,1\n',
+      maxRetries: 0,
+    });
+    await testDb.admin.query(
+      `RENAME TABLE \`${testDb.name}\`.meter_readings TO \`${testDb.name}\`.mr_hidden`,
+    );
+    try {
+      const [outcome] = await run();
+      expect(outcome?.outcome).toBe('failed');
+    } finally {
+      await testDb.admin.query(
+        `RENAME TABLE \`${testDb.name}\`.mr_hidden TO \`${testDb.name}\`.meter_readings`,
+      );
+    }
+    const row = await readJob(testDb, job.batchId);
+    expect(row.status).toBe('failed');
+    expect(row.error_message).toMatch(/^Gave up after 0 retries: /);
+  });
+
+  it('a cancel during the run sticks: the batch in flight is rolled back and the job stays cancelled', async () => {
+    const { csv } = intervalCsv(3, 5); // 720 readings, 100 per batch
+    const second = await queueJob(testDb, { type: 'hh', csv });
+    let calls = 0;
+    const cancelled = await withConnection(testDb.config().db, (db) =>
+      processImports(db, {
+        leaseOwner: randomUUID(),
+        batchSize: 100,
+        stopMarginMs: 1000,
+        remainingMs: () => {
+          calls++;
+          if (calls === 4) {
+            // The API's cancel is one conditional UPDATE; issue it from another session mid-run.
+            void testDb.admin.query(
+              `UPDATE \`${testDb.name}\`.import_jobs SET status = 'cancelled', completed_at = NOW(3),
+                 lease_owner = NULL, lease_expires_at = NULL WHERE batch_id = ? AND status IN ('queued', 'processing')`,
+              [second.batchId],
+            );
+          }
+          return 60_000;
+        },
+      }),
+    );
+    expect(cancelled[0]?.outcome).toBe('cancelled');
+    const row = await readJob(testDb, second.batchId);
+    expect(row.status).toBe('cancelled');
+    expect(row.checkpoint_row).toBeLessThan(720);
+    expect(row.checkpoint_row).toBeGreaterThan(0);
+    expect((await readingLines(testDb)).length).toBe(row.checkpoint_row);
+  });
+
+  it('resumes exactly after its connection is killed mid-batch', async () => {
+    const { csv, readings } = intervalCsv(10, 10); // 4,800 readings
+    const second = await queueJob(testDb, { type: 'hh', csv });
+    let calls = 0;
+    const failure = await withConnection(testDb.config().db, (db) =>
+      processImports(db, {
+        leaseOwner: randomUUID(),
+        batchSize: 400,
+        stopMarginMs: 1000,
+        remainingMs: () => {
+          calls++;
+          if (calls === 5 && db.threadId !== null) {
+            // Killed from another session while the processor goes on with its next batch.
+            void testDb.admin.query('KILL ?', [db.threadId]);
+          }
+          return 60_000;
+        },
+      }),
+    ).catch((caught: unknown) => caught);
+    expect(failure).toMatchObject({
+      code: expect.stringMatching(/PROTOCOL_CONNECTION_LOST|ER_CONNECTION_KILLED/),
+    });
+    const stranded = await readJob(testDb, second.batchId);
+    expect(stranded.status).toBe('processing');
+    expect(stranded.checkpoint_row).toBeLessThan(readings);
+    // Its lease outlives the dead run; once it expires the next run takes the job over.
+    await testDb.admin.query(
+      `UPDATE \`${testDb.name}\`.import_jobs SET lease_expires_at = NOW(3) - INTERVAL 1 SECOND WHERE batch_id = ?`,
+      [second.batchId],
+    );
+    const [resumed] = await run({ batchSize: 400 });
+    expect(resumed?.outcome).toBe('completed');
+    expect(await readingLines(testDb)).toHaveLength(readings);
+    expect(await readJob(testDb, second.batchId)).toMatchObject({
+      status: 'completed',
+      retry_count: 1,
+      processed_rows: readings,
+      imported_rows: readings,
+    });
+  });
+});
+
+describe('purgeFinishedJobs', () => {
+  it('deletes finished jobs older than the retention, with their files, and keeps the rest', async () => {
+    const old = await queueJob(testDb, { type: 'daily', csv: 'MPAN,Date,Reading\nE1,2024-01-01,1\n' });
+    const recent = await queueJob(testDb, { type: 'daily', csv: 'MPAN,Date,Reading\nE1,2024-01-01,1\n' });
+    const waiting = await queueJob(testDb, { type: 'daily', csv: 'MPAN,Date,Reading\nE1,2024-01-01,1\n' });
+    await testDb.admin.query(
+      `UPDATE \`${testDb.name}\`.import_jobs SET status = 'completed', completed_at = NOW(3) - INTERVAL 31 DAY WHERE batch_id = ?`,
+      [old.batchId],
+    );
+    await testDb.admin.query(
+      `UPDATE \`${testDb.name}\`.import_jobs SET status = 'failed', completed_at = NOW(3) - INTERVAL 29 DAY WHERE batch_id = ?`,
+      [recent.batchId],
+    );
+    const deleted = await withConnection(testDb.config().db, (db) => purgeFinishedJobs(db, 30, 100));
+    expect(deleted).toBe(1);
+    const [rows] = await testDb.admin.query<RowDataPacket[]>(
+      `SELECT batch_id FROM \`${testDb.name}\`.import_jobs ORDER BY id`,
+    );
+    expect(rows.map((r) => r.batch_id)).toEqual([recent.batchId, waiting.batchId]);
+    expect((await tableCounts(testDb)).import_file_chunks).toBe(2);
+  });
+});
