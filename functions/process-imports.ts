@@ -1,22 +1,56 @@
+import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { type Config, loadConfig } from '../lib/config.js';
 import { withConnection } from '../lib/db.js';
+import { type JobOutcome, processImports } from '../lib/imports/processor.js';
+import { purgeFinishedJobs } from '../lib/imports/processor-repository.js';
 import { logger } from '../lib/logger.js';
 
-export type ProcessImportsResult = { readonly ok: true; readonly connectionId: number | null };
+/** The daily schedule sends `{"task": "purge"}`; the per-minute one sends nothing in particular. */
+export type ProcessImportsEvent = { readonly task?: unknown } | null | undefined;
+
+export type ProcessImportsResult =
+  | { readonly task: 'import'; readonly jobs: readonly JobOutcome[] }
+  | { readonly task: 'purge'; readonly deletedJobs: number };
+
+const PURGE_BATCH = 500;
 
 export function createProcessImportsHandler(config: Config) {
-  return async (_event: unknown, context: Context): Promise<ProcessImportsResult> => {
-    const connectionId = await withConnection(
+  return async (event: ProcessImportsEvent, context: Context): Promise<ProcessImportsResult> => {
+    const remainingMs = () => context.getRemainingTimeInMillis();
+    if (event?.task === 'purge') {
+      const deletedJobs = await withConnection(
+        config.db,
+        async (db) => {
+          let total = 0;
+          for (
+            let deleted = PURGE_BATCH;
+            deleted === PURGE_BATCH && remainingMs() > config.imports.stopMarginMs;
+          ) {
+            deleted = await purgeFinishedJobs(db, config.imports.retentionDays, PURGE_BATCH);
+            total += deleted;
+          }
+          return total;
+        },
+        { invocation: context },
+      );
+      logger.info('import purge', { deletedJobs, retentionDays: config.imports.retentionDays });
+      return { task: 'purge', deletedJobs };
+    }
+    const leaseOwner = randomUUID();
+    const jobs = await withConnection(
       config.db,
-      async (db) => {
-        await db.query('SELECT 1');
-        return db.threadId;
-      },
+      (db) =>
+        processImports(db, {
+          leaseOwner,
+          remainingMs,
+          batchSize: config.imports.batchSize,
+          stopMarginMs: config.imports.stopMarginMs,
+        }),
       { invocation: context },
     );
-    logger.info('processImports run', { connectionId });
-    return { ok: true, connectionId };
+    logger.info('import run', { leaseOwner, jobCount: jobs.length, jobs });
+    return { task: 'import', jobs };
   };
 }
 

@@ -28,15 +28,41 @@ export type DbConfig = {
   readonly programName: string;
 };
 
+export type ApiConfig = {
+  /** Secrets Manager id of `{"token_sha256": ["<64 hex>", ...]}`; wins over tokenHashes. */
+  readonly tokensSecretId: string | undefined;
+  /** Lower-case SHA-256 hex of the accepted bearer tokens, for local runs (used only without a secret). */
+  readonly tokenHashes: readonly string[];
+  /** Origins whose browser requests get CORS headers; never `*`. */
+  readonly corsAllowedOrigins: readonly string[];
+  /** Upload body as received (after base64), compressed or not: Lambda's payload limit is 6 MB. */
+  readonly maxUploadBytes: number;
+  /** Upload after gunzip: bounds memory and stops gzip bombs. */
+  readonly maxDecompressedBytes: number;
+};
+
 export type Config = {
   readonly stage: string;
   readonly functionName: string;
   readonly functionTimeoutSeconds: number;
   readonly db: DbConfig;
+  readonly api: ApiConfig;
+  readonly imports: ImportProcessingConfig;
+};
+
+export type ImportProcessingConfig = {
+  /** Readings (or sites) written per transaction, each committed with the job's checkpoint. */
+  readonly batchSize: number;
+  /** The processor stops, checkpointed, this long (plus twice its slowest batch) before its deadline. */
+  readonly stopMarginMs: number;
+  /** Finished jobs and their files are deleted this many days after completion. */
+  readonly retentionDays: number;
 };
 
 const DEFAULT_FUNCTION_TIMEOUT_SECONDS = 30;
 const WAIT_TIMEOUT_MARGIN_SECONDS = 10;
+export const LAMBDA_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024;
+const MIB = 1024 * 1024;
 
 export function loadConfig(env: Env): Config {
   const functionTimeoutSeconds = readInt(env, 'FUNCTION_TIMEOUT_S', DEFAULT_FUNCTION_TIMEOUT_SECONDS, 1, 900);
@@ -76,12 +102,65 @@ export function loadConfig(env: Env): Config {
     functionName,
     functionTimeoutSeconds,
     db,
+    api: loadApiConfig(env),
+    imports: Object.freeze({
+      batchSize: readInt(env, 'IMPORT_BATCH_SIZE', 5000, 1, 50_000),
+      stopMarginMs: readInt(env, 'IMPORT_STOP_MARGIN_MS', 15_000, 0, 600_000),
+      retentionDays: readInt(env, 'IMPORT_RETENTION_DAYS', 30, 1, 3650),
+    }),
+  });
+}
+
+// Every variable here is optional: the processor and the monitor load the same config and never
+// authenticate anyone. With no token setting at all the API fails closed (every authed route → 401).
+function loadApiConfig(env: Env): ApiConfig {
+  const tokensSecretId = readOptional(env, 'API_TOKENS_SECRET_ID');
+  const tokenHashes = readList(env, 'API_TOKEN_HASHES').map((hash, index) => {
+    if (!/^[0-9a-fA-F]{64}$/.test(hash)) {
+      throw new ConfigError(
+        'API_TOKEN_HASHES',
+        `entry ${index + 1} is not a 64-character SHA-256 hex digest`,
+      );
+    }
+    return hash.toLowerCase();
+  });
+  const corsAllowedOrigins = readList(env, 'CORS_ALLOWED_ORIGINS').map((origin) => {
+    if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(origin)) {
+      throw new ConfigError(
+        'CORS_ALLOWED_ORIGINS',
+        `"${origin.slice(0, 60)}" is not an origin like https://app.example.com (no "*", no path)`,
+      );
+    }
+    return origin.toLowerCase();
+  });
+  return Object.freeze({
+    tokensSecretId,
+    tokenHashes: Object.freeze(tokensSecretId === undefined ? tokenHashes : []),
+    corsAllowedOrigins: Object.freeze(corsAllowedOrigins),
+    maxUploadBytes: readInt(
+      env,
+      'IMPORT_MAX_UPLOAD_BYTES',
+      LAMBDA_PAYLOAD_LIMIT_BYTES,
+      1,
+      LAMBDA_PAYLOAD_LIMIT_BYTES,
+    ),
+    maxDecompressedBytes: readInt(env, 'IMPORT_MAX_DECOMPRESSED_BYTES', 64 * MIB, 1, 1024 * MIB),
   });
 }
 
 function readOptional(env: Env, name: string): string | undefined {
   const value = env[name]?.trim();
   return value === undefined || value === '' ? undefined : value;
+}
+
+/** A comma-separated list; blanks between commas are dropped. */
+function readList(env: Env, name: string): string[] {
+  const raw = readOptional(env, name);
+  if (raw === undefined) return [];
+  return raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
 }
 
 function readRequired(env: Env, name: string): string {

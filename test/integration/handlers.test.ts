@@ -2,8 +2,6 @@ import { createConnection } from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApiHandler } from '../../functions/api.js';
 import { createMonitorHandler } from '../../functions/monitor.js';
-import { createProcessImportsHandler } from '../../functions/process-imports.js';
-import { DatabaseError } from '../../lib/errors.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { httpEvent } from '../helpers/http-events.js';
 import { fakeContext } from '../helpers/lambda.js';
@@ -88,23 +86,11 @@ describe('api handler: GET /api/health', () => {
 });
 
 describe('scheduled handlers', () => {
-  it('processImports connects, runs its query and ends its session', async () => {
-    const handler = createProcessImportsHandler(testDb.config());
-    const result = await handler({}, fakeContext());
-    expect(result.ok).toBe(true);
-    expect(result.connectionId).toBeGreaterThan(0);
-  });
-
   it('monitor connects, runs its query and ends its session', async () => {
     const handler = createMonitorHandler(testDb.config());
     const result = await handler({}, fakeContext());
     expect(result.ok).toBe(true);
     expect(result.connectionId).toBeGreaterThan(0);
-  });
-
-  it('processImports fails with a DatabaseError and leaves no session when the login is refused', async () => {
-    const handler = createProcessImportsHandler(testDb.config({ DB_PASSWORD: 'wrong' }));
-    await expect(handler({}, fakeContext())).rejects.toBeInstanceOf(DatabaseError);
   });
 
   it('monitor fails with a DatabaseError and leaves no session when the database is gone', async () => {

@@ -76,17 +76,23 @@ describe('serverless package (offline)', () => {
     });
   });
 
-  it('schedules processImports every minute and monitor every five minutes', () => {
-    const schedules = Object.fromEntries(
-      resourcesOfType('AWS::Events::Rule').map(([, resource]) => {
-        const targets = resource.Properties.Targets as Array<{ Arn: { 'Fn::GetAtt': [string, string] } }>;
-        return [targets[0]?.Arn['Fn::GetAtt'][0], resource.Properties.ScheduleExpression];
-      }),
-    );
-    expect(schedules).toEqual({
-      ProcessImportsLambdaFunction: 'rate(1 minute)',
-      MonitorLambdaFunction: 'rate(5 minutes)',
+  it('schedules processImports every minute (and a daily purge) and monitor every five minutes', () => {
+    const schedules = resourcesOfType('AWS::Events::Rule').map(([, resource]) => {
+      const targets = resource.Properties.Targets as Array<{
+        Arn: { 'Fn::GetAtt': [string, string] };
+        Input?: string;
+      }>;
+      return [
+        targets[0]?.Arn['Fn::GetAtt'][0],
+        resource.Properties.ScheduleExpression,
+        targets[0]?.Input ?? null,
+      ];
     });
+    expect(schedules).toEqual([
+      ['ProcessImportsLambdaFunction', 'rate(1 minute)', null],
+      ['ProcessImportsLambdaFunction', 'cron(15 3 * * ? *)', '{"task":"purge"}'],
+      ['MonitorLambdaFunction', 'rate(5 minutes)', null],
+    ]);
   });
 
   it('routes GET /api/health through the HTTP API to the api function', () => {
