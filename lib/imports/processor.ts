@@ -23,8 +23,10 @@ import {
 import {
   createMeters,
   ensureAutoImportSite,
+  loadReadings,
   lookUpMeters,
   meterKey,
+  serverAllowsLocalInfile,
   siteExists,
   upsertReadings,
   upsertSites,
@@ -48,7 +50,14 @@ export type ProcessorOptions = {
   readonly batchSize: number;
   /** Stop, checkpointed, when less than this (plus twice the slowest batch so far) remains. */
   readonly stopMarginMs: number;
+  /**
+   * How readings are written: multi-row INSERT … ON DUPLICATE KEY UPDATE, or the server's bulk path
+   * (LOAD DATA LOCAL from an in-memory stream); 'auto' takes the bulk path when the server allows it.
+   */
+  readonly writeMode: WriteMode;
 };
+
+export type WriteMode = 'auto' | 'insert' | 'load';
 
 export type JobOutcome = {
   readonly batchId: string;
@@ -62,10 +71,13 @@ export type JobOutcome = {
 /** Processes due jobs until none is left or time runs short; returns what happened to each. */
 export async function processImports(db: Db, options: ProcessorOptions): Promise<JobOutcome[]> {
   const outcomes: JobOutcome[] = [];
+  let bulkLoad: boolean | undefined;
   while (options.remainingMs() > options.stopMarginMs * 2) {
     const job = await claimNextJob(db, options.leaseOwner, leaseSecondsFor(options));
     if (job === null) break;
-    const outcome = await processJob(db, job, options);
+    bulkLoad ??=
+      options.writeMode === 'auto' ? await serverAllowsLocalInfile(db) : options.writeMode === 'load';
+    const outcome = await processJob(db, job, options, bulkLoad);
     outcomes.push(outcome);
     if (outcome.outcome === 'released') break;
   }
@@ -82,7 +94,12 @@ function isConnectionLost(error: unknown): boolean {
   return isDriverError(error) && error.fatal === true;
 }
 
-async function processJob(db: Db, job: ClaimedJob, options: ProcessorOptions): Promise<JobOutcome> {
+async function processJob(
+  db: Db,
+  job: ClaimedJob,
+  options: ProcessorOptions,
+  bulkLoad: boolean,
+): Promise<JobOutcome> {
   const outcome = (kind: JobOutcome['outcome'], tally: ImportTally | null, detail?: string): JobOutcome => ({
     batchId: job.batchId,
     outcome: kind,
@@ -97,7 +114,7 @@ async function processJob(db: Db, job: ClaimedJob, options: ProcessorOptions): P
     return outcome('failed', job.tally, message);
   }
   try {
-    return await importJobFile(db, job, options);
+    return await importJobFile(db, job, options, bulkLoad);
   } catch (error) {
     if (isConnectionLost(error)) throw error;
     await db.rollback().catch(() => undefined);
@@ -121,7 +138,12 @@ type Mapper =
   | { kind: 'readings'; map: ReturnType<typeof compileReadingMapper> }
   | { kind: 'sites'; map: ReturnType<typeof compileSiteMapper> };
 
-async function importJobFile(db: Db, job: ClaimedJob, options: ProcessorOptions): Promise<JobOutcome> {
+async function importJobFile(
+  db: Db,
+  job: ClaimedJob,
+  options: ProcessorOptions,
+  bulkLoad: boolean,
+): Promise<JobOutcome> {
   const tally = job.tally ?? emptyTally();
   const result = (kind: JobOutcome['outcome'], detail?: string): JobOutcome => ({
     batchId: job.batchId,
@@ -136,51 +158,58 @@ async function importJobFile(db: Db, job: ClaimedJob, options: ProcessorOptions)
     await failJobPermanently(db, job, options.leaseOwner, message);
     return result('failed', message);
   }
-  const writer = new BatchWriter(db, job, options, tally);
+  const writer = new BatchWriter(db, job, options, tally, bulkLoad);
   let layout: ImportLayout | undefined;
-  let mapper: Mapper | undefined;
   let rowNumber = 0;
-  for await (const records of readCsvRecordBatches(openStoredFile(db, job.id))) {
-    for (const record of records) {
-      if (mapper === undefined) {
-        layout = detectLayout(job.importType, record.fields);
-        mapper =
-          layout.format === 'sites'
-            ? { kind: 'sites', map: compileSiteMapper(layout) }
-            : { kind: 'readings', map: compileReadingMapper(layout) };
-        continue;
-      }
-      rowNumber++;
-      if (rowNumber <= job.checkpointRow) continue;
-      tally.processed++;
-      const mapped = mapper.kind === 'sites' ? mapper.map(record.fields) : mapper.map(record.fields);
-      if (mapped.kind === 'error') {
-        tally.failed++;
-        if (tally.errors.length < MAX_KEPT_ROW_ERRORS)
-          tally.errors.push(formatRowError(rowNumber, mapped.message));
-      } else if (mapped.kind === 'rows') {
-        tally.imported++;
-        for (const reading of mapped.rows) {
-          tally.unitCounts[reading.unit] = (tally.unitCounts[reading.unit] ?? 0) + 1;
+  try {
+    let mapper: Mapper | undefined;
+    for await (const records of readCsvRecordBatches(openStoredFile(db, job.id))) {
+      for (const record of records) {
+        if (mapper === undefined) {
+          layout = detectLayout(job.importType, record.fields);
+          mapper =
+            layout.format === 'sites'
+              ? { kind: 'sites', map: compileSiteMapper(layout) }
+              : { kind: 'readings', map: compileReadingMapper(layout) };
+          continue;
         }
-        writer.addReadings(mapped.rows);
-      } else if (mapped.kind === 'site') {
-        tally.imported++;
-        writer.addSite(mapped.site);
-      }
-      if (writer.isFull()) {
-        const flushed = await writer.flush(rowNumber);
-        if (flushed !== 'ok') return result(flushed === 'lost' ? 'cancelled' : 'released');
+        rowNumber++;
+        if (rowNumber <= job.checkpointRow) continue;
+        tally.processed++;
+        const mapped = mapper.kind === 'sites' ? mapper.map(record.fields) : mapper.map(record.fields);
+        if (mapped.kind === 'error') {
+          tally.failed++;
+          if (tally.errors.length < MAX_KEPT_ROW_ERRORS)
+            tally.errors.push(formatRowError(rowNumber, mapped.message));
+        } else if (mapped.kind === 'rows') {
+          tally.imported++;
+          for (const reading of mapped.rows) {
+            tally.unitCounts[reading.unit] = (tally.unitCounts[reading.unit] ?? 0) + 1;
+          }
+          writer.addReadings(mapped.rows);
+        } else if (mapped.kind === 'site') {
+          tally.imported++;
+          writer.addSite(mapped.site);
+        }
+        if (writer.isFull()) {
+          const flushed = await writer.flush(rowNumber);
+          if (flushed !== 'ok') return result(flushed === 'lost' ? 'cancelled' : 'released');
+        }
       }
     }
+    const flushed = await writer.flush(rowNumber);
+    if (flushed !== 'ok') return result(flushed === 'lost' ? 'cancelled' : 'released');
+    const written = await writer.finish();
+    if (written !== 'ok') return result('cancelled');
+  } finally {
+    // Never leave a batch's transaction running on the connection while the caller moves on.
+    await writer.settle();
   }
   if (layout === undefined) {
     const message = 'CSV file is empty or has no header row';
     await failJobPermanently(db, job, options.leaseOwner, message);
     return result('failed', message);
   }
-  const flushed = await writer.flush(rowNumber);
-  if (flushed !== 'ok') return result(flushed === 'lost' ? 'cancelled' : 'released');
   const summary = buildSummary(job, layout, tally);
   const errorMessage =
     rowNumber === 0
@@ -220,9 +249,13 @@ function buildSummary(job: ClaimedJob, layout: ImportLayout, tally: ImportTally)
   };
 }
 
+type WriteResult = 'ok' | 'lost';
+
 /**
- * Collects rows and writes them with the checkpoint in one transaction. Dry runs resolve meters read-only
- * and write only the checkpoint, so they report exactly what a real run would without writing it.
+ * Collects rows and writes them with the checkpoint in one transaction. Writes are pipelined: batch k
+ * is written while the caller parses batch k+1 (the database, not Node, is the bottleneck), and batch
+ * k+1 is only started once k has committed, so checkpoints stay in order. Dry runs resolve meters
+ * read-only and write only the checkpoint: they report what a real run would, and write nothing else.
  */
 class BatchWriter {
   private readings: ReadingRow[] = [];
@@ -230,13 +263,16 @@ class BatchWriter {
   private readonly meterIds = new Map<string, number>();
   private readonly metersToCreate: Set<string>;
   private siteIdForNewMeters: number | null;
-  private slowestFlushMs = 0;
+  private slowestWriteMs = 0;
+  private pending: Promise<WriteResult> = Promise.resolve('ok');
 
   constructor(
     private readonly db: Db,
     private readonly job: ClaimedJob,
     private readonly options: ProcessorOptions,
+    /** Row tallies are kept by the caller; this writer adds what only it knows (readings, meters, sites). */
     private readonly tally: ImportTally,
+    private readonly bulkLoad: boolean,
   ) {
     this.metersToCreate = new Set(tally.metersToCreate);
     this.siteIdForNewMeters = job.defaultSiteId;
@@ -254,79 +290,127 @@ class BatchWriter {
     return this.readings.length + this.sites.length >= this.options.batchSize;
   }
 
-  /** 'ok', 'lost' (cancelled or taken over: rolled back) or 'out-of-time' (released for the next run). */
-  async flush(checkpointRow: number): Promise<'ok' | 'lost' | 'out-of-time'> {
-    if (this.options.remainingMs() < this.options.stopMarginMs + 2 * this.slowestFlushMs) {
+  /**
+   * Waits for the previous batch, then starts writing the collected rows with a checkpoint at
+   * `checkpointRow`. 'lost': the job was cancelled or taken over; 'out-of-time': released instead.
+   */
+  async flush(checkpointRow: number): Promise<WriteResult | 'out-of-time'> {
+    const previous = await this.pending;
+    if (previous !== 'ok') return previous;
+    if (this.options.remainingMs() < this.options.stopMarginMs + 2 * this.slowestWriteMs) {
       const released = await releaseJob(this.db, this.job, this.options.leaseOwner);
       return released ? 'out-of-time' : 'lost';
     }
-    const startedMs = performance.now();
-    const held = this.job.dryRun
-      ? await this.checkpointDryRun(checkpointRow)
-      : await this.write(checkpointRow);
-    this.slowestFlushMs = Math.max(this.slowestFlushMs, performance.now() - startedMs);
+    const readings = this.readings;
+    const sites = this.sites;
     this.readings = [];
     this.sites = [];
-    return held ? 'ok' : 'lost';
+    const rowTally = {
+      ...this.tally,
+      errors: [...this.tally.errors],
+      unitCounts: { ...this.tally.unitCounts },
+    };
+    const write = this.job.dryRun
+      ? this.checkpointDryRun(readings, checkpointRow, rowTally)
+      : this.write(readings, sites, checkpointRow, rowTally);
+    // Marked handled now; the error still reaches whoever awaits `pending` next.
+    write.catch(() => undefined);
+    this.pending = write;
+    return 'ok';
   }
 
-  private async checkpointDryRun(checkpointRow: number): Promise<boolean> {
+  /** The last batch's result (its error, if it failed). */
+  finish(): Promise<WriteResult> {
+    return this.pending;
+  }
+
+  /** Waits for any write in flight, whatever its outcome. */
+  async settle(): Promise<void> {
+    await this.pending.catch(() => undefined);
+  }
+
+  private async checkpointDryRun(
+    readings: readonly ReadingRow[],
+    checkpointRow: number,
+    rowTally: ImportTally,
+  ): Promise<WriteResult> {
+    const startedMs = performance.now();
     const unknown = await lookUpMeters(
       this.db,
-      this.readings.map((reading) => reading.meterCode),
+      readings.map((reading) => reading.meterCode),
       this.meterIds,
     );
     for (const code of unknown) this.metersToCreate.add(meterKey(code));
     this.tally.metersToCreate = [...this.metersToCreate];
-    this.tally.readingsWritten += this.readings.length;
-    return saveCheckpoint(
+    this.tally.readingsWritten += readings.length;
+    const state = {
+      ...rowTally,
+      metersToCreate: this.tally.metersToCreate,
+      readingsWritten: this.tally.readingsWritten,
+    };
+    const held = await saveCheckpoint(
       this.db,
       this.job,
       this.options.leaseOwner,
       checkpointRow,
-      this.tally,
+      state,
       this.leaseSeconds(),
     );
+    this.slowestWriteMs = Math.max(this.slowestWriteMs, performance.now() - startedMs);
+    return held ? 'ok' : 'lost';
   }
 
-  private async write(checkpointRow: number): Promise<boolean> {
-    const tally = { ...this.tally };
+  private async write(
+    readings: readonly ReadingRow[],
+    sites: readonly SiteRow[],
+    checkpointRow: number,
+    rowTally: ImportTally,
+  ): Promise<WriteResult> {
+    const startedMs = performance.now();
+    let { metersCreated, readingsWritten, sitesCreated } = this.tally;
     await this.db.beginTransaction();
     try {
-      if (this.readings.length > 0) {
+      if (readings.length > 0) {
         const unknown = await lookUpMeters(
           this.db,
-          this.readings.map((reading) => reading.meterCode),
+          readings.map((reading) => reading.meterCode),
           this.meterIds,
         );
         if (unknown.length > 0) {
           this.siteIdForNewMeters ??= await ensureAutoImportSite(this.db);
-          tally.metersCreated += await createMeters(
+          metersCreated += await createMeters(
             this.db,
             unknown,
             { siteId: this.siteIdForNewMeters, isHalfHourly: this.job.importType === 'hh' },
             this.meterIds,
           );
         }
-        await upsertReadings(this.db, this.readings, this.meterIds, this.job.batchId);
-        tally.readingsWritten += this.readings.length;
+        await (this.bulkLoad ? loadReadings : upsertReadings)(
+          this.db,
+          readings,
+          this.meterIds,
+          this.job.batchId,
+        );
+        readingsWritten += readings.length;
       }
-      tally.sitesCreated += await upsertSites(this.db, this.sites);
+      sitesCreated += await upsertSites(this.db, sites);
+      const state = { ...rowTally, metersCreated, readingsWritten, sitesCreated };
       const held = await saveCheckpoint(
         this.db,
         this.job,
         this.options.leaseOwner,
         checkpointRow,
-        tally,
+        state,
         this.leaseSeconds(),
       );
       if (!held) {
         await this.db.rollback();
-        return false;
+        return 'lost';
       }
       await this.db.commit();
-      Object.assign(this.tally, tally);
-      return true;
+      Object.assign(this.tally, { metersCreated, readingsWritten, sitesCreated });
+      this.slowestWriteMs = Math.max(this.slowestWriteMs, performance.now() - startedMs);
+      return 'ok';
     } catch (error) {
       // A rolled-back batch may have created meters whose ids are now cached: forget them all.
       this.meterIds.clear();

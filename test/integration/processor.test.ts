@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { withConnection } from '../../lib/db.js';
-import { type ProcessorOptions, processImports } from '../../lib/imports/processor.js';
+import { type ProcessorOptions, processImports, type WriteMode } from '../../lib/imports/processor.js';
 import { purgeFinishedJobs } from '../../lib/imports/processor-repository.js';
+import { loadReadings } from '../../lib/imports/reading-repository.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import {
   intervalCsv,
@@ -40,6 +41,9 @@ afterEach(async () => {
   expect(await testDb.waitForSessions(0)).toBe(0);
 });
 
+/** Each processor test runs once per way of writing readings; `run` uses the block's mode. */
+let writeMode: WriteMode = 'insert';
+
 function run(options: Partial<ProcessorOptions> = {}) {
   return withConnection(testDb.config().db, (db) =>
     processImports(db, {
@@ -47,6 +51,7 @@ function run(options: Partial<ProcessorOptions> = {}) {
       remainingMs: () => 60_000,
       batchSize: 1000,
       stopMarginMs: 1000,
+      writeMode,
       ...options,
     }),
   );
@@ -61,7 +66,11 @@ const INTERVAL = [
   ',2024-11-09 01:00:00,1,kWh,A',
 ].join('\n');
 
-describe('processImports', () => {
+describe.each(['insert', 'load'] as const)('processImports writing with %s', (mode) => {
+  beforeAll(() => {
+    writeMode = mode;
+  });
+
   it('imports an interval file exactly, auto-creating meters, and completes the job with its summary', async () => {
     const job = await queueJob(testDb, { type: 'hh', csv: INTERVAL });
     const outcomes = await run();
@@ -201,7 +210,9 @@ describe('processImports', () => {
     const row = await readJob(testDb, job.batchId);
     expect(row.failed_rows).toBe(120);
     expect(row.summary?.errors).toHaveLength(50);
-    expect((row.summary?.errors as string[])[49]).toBe('Row 51: Non-numeric reading value "bad49"');
+    expect((row.summary?.errors as string[] | undefined)?.[49]).toBe(
+      'Row 51: Non-numeric reading value "bad49"',
+    );
   });
 
   it('fails a file-level error at once, without retries', async () => {
@@ -342,9 +353,10 @@ describe('processImports', () => {
         leaseOwner: randomUUID(),
         batchSize: 100,
         stopMarginMs: 1000,
+        writeMode,
         remainingMs: () => {
           calls++;
-          if (calls === 4) {
+          if (calls === 10) {
             // The API's cancel is one conditional UPDATE; issue it from another session mid-run.
             void testDb.admin.query(
               `UPDATE \`${testDb.name}\`.import_jobs SET status = 'cancelled', completed_at = NOW(3),
@@ -373,9 +385,10 @@ describe('processImports', () => {
         leaseOwner: randomUUID(),
         batchSize: 400,
         stopMarginMs: 1000,
+        writeMode,
         remainingMs: () => {
           calls++;
-          if (calls === 5 && db.threadId !== null) {
+          if (calls === 12 && db.threadId !== null) {
             // Killed from another session while the processor goes on with its next batch.
             void testDb.admin.query('KILL ?', [db.threadId]);
           }
@@ -388,7 +401,9 @@ describe('processImports', () => {
     });
     const stranded = await readJob(testDb, second.batchId);
     expect(stranded.status).toBe('processing');
+    expect(stranded.checkpoint_row).toBeGreaterThan(0);
     expect(stranded.checkpoint_row).toBeLessThan(readings);
+    expect(await readingLines(testDb)).toHaveLength(stranded.checkpoint_row);
     // Its lease outlives the dead run; once it expires the next run takes the job over.
     await testDb.admin.query(
       `UPDATE \`${testDb.name}\`.import_jobs SET lease_expires_at = NOW(3) - INTERVAL 1 SECOND WHERE batch_id = ?`,
@@ -426,5 +441,53 @@ describe('purgeFinishedJobs', () => {
     );
     expect(rows.map((r) => r.batch_id)).toEqual([recent.batchId, waiting.batchId]);
     expect((await tableCounts(testDb)).import_file_chunks).toBe(2);
+  });
+});
+
+describe('loadReadings', () => {
+  const reading = {
+    meterCode: 'E1',
+    readingDate: '2024-01-01',
+    readingTime: '00:00:00',
+    periodNumber: 1,
+    valueKwh: '1.5',
+    readingType: 'actual' as const,
+    unit: 'kWh' as const,
+  };
+
+  async function loadInTransaction(valueKwh: string): Promise<unknown> {
+    return withConnection(testDb.config().db, async (db) => {
+      await db.query("INSERT INTO meters (id, mpan) VALUES (1, 'E1')");
+      await db.beginTransaction();
+      try {
+        await loadReadings(db, [{ ...reading, valueKwh }], new Map([['E1', 1]]), randomUUID());
+        await db.commit();
+        return 'stored';
+      } catch (error) {
+        await db.rollback();
+        return error;
+      }
+    });
+  }
+
+  it('refuses a field holding a backslash instead of letting LOAD DATA unescape it', async () => {
+    const error = await loadInTransaction('1\\t5');
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toBe('A reading field holds a character LOAD DATA would misread');
+    expect(await readingLines(testDb)).toEqual([]);
+  });
+
+  it.each([
+    ['a non-number', 'not-a-number', /Incorrect decimal value/],
+    ['a stray tab shifting the columns', '1.5\t9', /Data truncated for column 'reading_type'/],
+  ])('refuses a batch with %s, storing nothing', async (_case, valueKwh, message) => {
+    const error = await loadInTransaction(valueKwh);
+    expect((error as Error).message).toMatch(message);
+    expect(await readingLines(testDb)).toEqual([]);
+  });
+
+  it('stores a clean batch', async () => {
+    expect(await loadInTransaction('2.25')).toBe('stored');
+    expect(await readingLines(testDb)).toEqual(['E1 hh 2024-01-01 00:00:00 1 2.2500 actual']);
   });
 });
