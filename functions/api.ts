@@ -1,45 +1,39 @@
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { createAuthenticator } from '../lib/auth.js';
 import { type Config, loadConfig } from '../lib/config.js';
-import { withConnection } from '../lib/db.js';
-import { ConnectionLimitError } from '../lib/errors.js';
-import { checkDatabase } from '../lib/health/database.js';
-import { createRouter, errorResponse, type HttpResponse, json, parseRequest } from '../lib/http.js';
+import { type RunWithDb, withConnection } from '../lib/db.js';
+import { healthResponse } from '../lib/health/report.js';
+import { createRouter, errorResponse, type HttpResponse, parseRequest, withCors } from '../lib/http.js';
+import { importJobRoutes } from '../lib/imports/job-routes.js';
 import { logger } from '../lib/logger.js';
+import { type SecretCache, sharedSecretCache } from '../lib/secrets.js';
 
-export function createApiHandler(config: Config) {
+export function createApiHandler(config: Config, options: { secrets?: SecretCache } = {}) {
+  // The cache holds the token hashes across invocations; the connection is opened per request below.
+  const authenticator = createAuthenticator(
+    config.api,
+    options.secrets ?? sharedSecretCache(config.db.secretCacheTtlMs),
+  );
+  if (!authenticator.configured) {
+    logger.warn('no API token configured: every route but GET /api/health answers 401', {
+      settings: ['API_TOKENS_SECRET_ID', 'API_TOKEN_HASHES'],
+    });
+  }
   return async (event: APIGatewayProxyEventV2, context: Context): Promise<HttpResponse> => {
-    const invocation = context;
-    const route = createRouter([
-      {
-        method: 'GET',
-        pattern: '/api/health',
-        handle: async () => {
-          try {
-            const database = await withConnection(config.db, (db) => checkDatabase(db), { invocation });
-            return json(200, {
-              status: 'healthy',
-              checks: { database: { status: database.status, round_trip_ms: database.roundTripMs } },
-            });
-          } catch (error) {
-            const retry =
-              error instanceof ConnectionLimitError ? { 'retry-after': String(error.retryAfterSeconds) } : {};
-            logger.warn('health check: database unreachable', { errorName: errorName(error) });
-            return json(
-              503,
-              { status: 'critical', checks: { database: { status: 'down', error: errorName(error) } } },
-              retry,
-            );
-          }
-        },
-      },
-    ]);
     const request = parseRequest(event);
+    // Every route calls this at most once: one connection per request, opened after authentication.
+    const runWithDb: RunWithDb = (work) => withConnection(config.db, work, { invocation: context });
+    const route = createRouter([
+      { method: 'GET', pattern: '/api/health', handle: () => healthResponse(runWithDb) },
+      ...importJobRoutes({ authenticate: authenticator.authenticate, runWithDb, limits: config.api }),
+    ]);
     let response: HttpResponse;
     try {
       response = await route(request);
     } catch (error) {
       response = errorResponse(error, request.requestId);
     }
+    response = withCors(response, request.headers.origin, config.api.corsAllowedOrigins);
     logger.info('request', {
       method: request.method,
       path: request.path,
@@ -48,11 +42,6 @@ export function createApiHandler(config: Config) {
     });
     return response;
   };
-}
-
-function errorName(error: unknown): string {
-  if (error instanceof Error && 'code' in error && typeof error.code === 'string') return error.code;
-  return error instanceof Error ? error.name : 'Error';
 }
 
 export const handler = createApiHandler(loadConfig(process.env));

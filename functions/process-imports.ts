@@ -46,6 +46,7 @@ export function createProcessImportsHandler(config: Config) {
           remainingMs,
           batchSize: config.imports.batchSize,
           stopMarginMs: config.imports.stopMarginMs,
+          writeMode: config.imports.writeMode,
         }),
       { invocation: context },
     );

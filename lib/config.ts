@@ -48,6 +48,8 @@ export type Config = {
   readonly db: DbConfig;
   readonly api: ApiConfig;
   readonly imports: ImportProcessingConfig;
+  /** Undefined unless MONITOR_DB_SECRET_ID or MONITOR_DB_USER is set; the monitor handler then fails fast. */
+  readonly monitor: MonitorConfig | undefined;
 };
 
 export type ImportProcessingConfig = {
@@ -57,6 +59,8 @@ export type ImportProcessingConfig = {
   readonly stopMarginMs: number;
   /** Finished jobs and their files are deleted this many days after completion. */
   readonly retentionDays: number;
+  /** 'auto' writes readings with LOAD DATA LOCAL when the server allows it, else multi-row INSERT. */
+  readonly writeMode: 'auto' | 'insert' | 'load';
 };
 
 const DEFAULT_FUNCTION_TIMEOUT_SECONDS = 30;
@@ -103,10 +107,12 @@ export function loadConfig(env: Env): Config {
     functionTimeoutSeconds,
     db,
     api: loadApiConfig(env),
+    monitor: loadMonitorConfig(env, db),
     imports: Object.freeze({
-      batchSize: readInt(env, 'IMPORT_BATCH_SIZE', 5000, 1, 50_000),
+      batchSize: readInt(env, 'IMPORT_BATCH_SIZE', 10_000, 1, 50_000),
       stopMarginMs: readInt(env, 'IMPORT_STOP_MARGIN_MS', 15_000, 0, 600_000),
       retentionDays: readInt(env, 'IMPORT_RETENTION_DAYS', 30, 1, 3650),
+      writeMode: readChoice(env, 'IMPORT_WRITE_MODE', ['auto', 'insert', 'load'] as const, 'auto'),
     }),
   });
 }
@@ -144,7 +150,71 @@ function loadApiConfig(env: Env): ApiConfig {
       1,
       LAMBDA_PAYLOAD_LIMIT_BYTES,
     ),
-    maxDecompressedBytes: readInt(env, 'IMPORT_MAX_DECOMPRESSED_BYTES', 64 * MIB, 1, 1024 * MIB),
+    maxDecompressedBytes: readInt(env, 'IMPORT_MAX_DECOMPRESSED_BYTES', 64 * MIB, 1, 512 * MIB),
+  });
+}
+
+export type MonitorConfig = {
+  /** The monitor's own login (never the app user's), so it still connects when the app user is at its limit. */
+  readonly db: DbConfig;
+  readonly targetUsers: MonitorTargetUsers;
+  readonly maxIdleSeconds: number;
+  readonly maxIdleInTransactionSeconds: number;
+  /** Idle threshold while usage is at warning level (never above maxIdleSeconds). */
+  readonly emergencyMaxIdleSeconds: number;
+  readonly usageCautionPercent: number;
+  readonly usageWarningPercent: number;
+  /** false: a dry run that only reports what it would kill. */
+  readonly killIdle: boolean;
+  /** The app's schema (DB_NAME), whose import_jobs the queue metrics read; validated as an identifier. */
+  readonly importSchema: string;
+};
+
+/** Whose sessions the monitor measures and may kill: a list, or the app secret's username at run time. */
+export type MonitorTargetUsers =
+  | { readonly from: 'list'; readonly users: readonly string[] }
+  | { readonly from: 'app-secret'; readonly secretId: string };
+
+// Only for the monitor: the other functions load the same config without any MONITOR_* variable.
+function loadMonitorConfig(env: Env, appDb: DbConfig): MonitorConfig | undefined {
+  const secretId = readOptional(env, 'MONITOR_DB_SECRET_ID');
+  const user = readOptional(env, 'MONITOR_DB_USER');
+  if (secretId === undefined && user === undefined) return undefined;
+  const listed = readList(env, 'MONITOR_TARGET_USERS');
+  let targetUsers: MonitorTargetUsers;
+  if (listed.length > 0) targetUsers = Object.freeze({ from: 'list', users: Object.freeze(listed) });
+  else if (appDb.secretId !== undefined)
+    targetUsers = Object.freeze({ from: 'app-secret', secretId: appDb.secretId });
+  else targetUsers = Object.freeze({ from: 'list', users: Object.freeze([appDb.user ?? '']) });
+  const usageCautionPercent = readInt(env, 'USAGE_CAUTION_PERCENT', 60, 1, 100);
+  const usageWarningPercent = readInt(env, 'USAGE_WARNING_PERCENT', 80, 1, 100);
+  if (usageWarningPercent <= usageCautionPercent) {
+    throw new ConfigError(
+      'USAGE_WARNING_PERCENT',
+      `must be greater than USAGE_CAUTION_PERCENT (${usageCautionPercent}), got ${usageWarningPercent}`,
+    );
+  }
+  if (!/^[A-Za-z0-9_]{1,64}$/.test(appDb.database)) {
+    throw new ConfigError('DB_NAME', 'must match [A-Za-z0-9_]{1,64} for the monitor to read its import_jobs');
+  }
+  return Object.freeze({
+    // No default schema: a monitor user without a grant on the app's schema must still connect.
+    db: Object.freeze({
+      ...appDb,
+      database: '',
+      secretId,
+      user: secretId === undefined ? user : undefined,
+      password: secretId === undefined ? (env.MONITOR_DB_PASSWORD ?? '') : undefined,
+    }),
+    targetUsers,
+    maxIdleSeconds: readInt(env, 'MAX_IDLE_SECONDS', 300, 1, 31_536_000),
+    // 900 s is Lambda's longest timeout: by then the invocation that opened the transaction is gone.
+    maxIdleInTransactionSeconds: readInt(env, 'MAX_IDLE_IN_TRANSACTION_SECONDS', 900, 1, 31_536_000),
+    emergencyMaxIdleSeconds: readInt(env, 'EMERGENCY_MAX_IDLE_SECONDS', 60, 1, 31_536_000),
+    usageCautionPercent,
+    usageWarningPercent,
+    killIdle: readBoolean(env, 'KILL_IDLE', false),
+    importSchema: appDb.database,
   });
 }
 
@@ -161,6 +231,23 @@ function readList(env: Env, name: string): string[] {
     .split(',')
     .map((entry) => entry.trim())
     .filter((entry) => entry !== '');
+}
+
+function readChoice<T extends string>(env: Env, name: string, choices: readonly T[], fallback: T): T {
+  const raw = readOptional(env, name);
+  if (raw === undefined) return fallback;
+  const choice = choices.find((candidate) => candidate === raw);
+  if (choice === undefined)
+    throw new ConfigError(name, `must be one of ${choices.join(', ')}, got "${raw.slice(0, 20)}"`);
+  return choice;
+}
+
+function readBoolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = readOptional(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (raw === 'true' || raw === '1' || raw === 'yes') return true;
+  if (raw === 'false' || raw === '0' || raw === 'no') return false;
+  throw new ConfigError(name, `must be true or false, got "${raw.slice(0, 20)}"`);
 }
 
 function readRequired(env: Env, name: string): string {

@@ -20,6 +20,9 @@ export type Db = Pick<Connection, 'query' | 'execute' | 'beginTransaction' | 'co
   readonly threadId: number | null;
 };
 
+/** withConnection bound to one invocation's config and clock: what request handlers are given. */
+export type RunWithDb = <T>(work: (db: Db) => Promise<T>) => Promise<T>;
+
 /** The part of the Lambda context withConnection needs; a Lambda Context satisfies it. */
 export type InvocationClock = { getRemainingTimeInMillis(): number };
 

@@ -126,3 +126,25 @@ function decodePathSegment(segment: string): string {
     throw new HttpError(400, 'Malformed percent-encoding in the path');
   }
 }
+
+/**
+ * CORS on actual responses for an allowed Origin: the origin echoed (never `*`) with `Vary: Origin`.
+ * API Gateway answers preflights and sets these itself when its CORS is configured; this keeps the
+ * same policy wherever else the handler runs (serverless-offline, tests).
+ */
+export function withCors(
+  response: HttpResponse,
+  origin: string | undefined,
+  allowedOrigins: readonly string[],
+): HttpResponse {
+  const headers = { ...response.headers, vary: 'Origin' };
+  if (origin === undefined || !allowedOrigins.includes(origin.toLowerCase())) return { ...response, headers };
+  return {
+    ...response,
+    headers: {
+      ...headers,
+      'access-control-allow-origin': origin,
+      'access-control-expose-headers': 'Location',
+    },
+  };
+}

@@ -23,6 +23,11 @@ export type TestDatabase = {
   config(overrides?: Record<string, string>): Config;
   /** Sessions the app user holds right now (the processlist, as the monitor sees it). */
   sessionCount(): Promise<number>;
+  /**
+   * Sessions that passed login. A refused attempt (1226) shows in the processlist for a moment as
+   * Connect/Killed in state "login" or "Writing to net" without holding a slot of the limit.
+   */
+  heldSessionCount(): Promise<number>;
   /** Polls until the app user holds `expected` sessions; returns the last count seen. */
   waitForSessions(expected: number, timeoutMs?: number): Promise<number>;
   drop(): Promise<void>;
@@ -70,6 +75,14 @@ export async function createTestDatabase(
         ...overrides,
       }),
     sessionCount,
+    async heldSessionCount() {
+      const [rows] = await admin.query<RowDataPacket[]>(
+        `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST
+          WHERE USER = ? AND NOT (COMMAND IN ('Connect', 'Killed') AND STATE IN ('login', 'Writing to net'))`,
+        [user],
+      );
+      return Number(rows[0]?.n);
+    },
     async waitForSessions(expected, timeoutMs = 5000) {
       const until = Date.now() + timeoutMs;
       let count = await sessionCount();

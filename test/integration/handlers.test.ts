@@ -1,7 +1,7 @@
 import { createConnection } from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApiHandler } from '../../functions/api.js';
-import { createMonitorHandler } from '../../functions/monitor.js';
+import { migrate } from '../helpers/api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { httpEvent } from '../helpers/http-events.js';
 import { fakeContext } from '../helpers/lambda.js';
@@ -11,6 +11,8 @@ let testDb: TestDatabase;
 
 beforeAll(async () => {
   testDb = await createTestDatabase({ maxUserConnections: LIMIT });
+  // GET /api/health reads the import queue too.
+  await migrate(testDb);
 });
 
 afterAll(async () => {
@@ -44,7 +46,8 @@ describe('api handler: GET /api/health', () => {
     expect(response.statusCode).toBe(503);
     expect(JSON.parse(String(response.body))).toEqual({
       status: 'critical',
-      checks: { database: { status: 'down', error: 'ECONNREFUSED' } },
+      checks: { database: { status: 'down', error: 'ECONNREFUSED' }, import_queue: { status: 'unknown' } },
+      timestamp: expect.any(String),
     });
   });
 
@@ -82,19 +85,5 @@ describe('api handler: GET /api/health', () => {
     const response = await handler(httpEvent('DELETE', '/api/health'), fakeContext());
     expect(response.statusCode).toBe(405);
     expect(response.headers?.allow).toBe('GET');
-  });
-});
-
-describe('scheduled handlers', () => {
-  it('monitor connects, runs its query and ends its session', async () => {
-    const handler = createMonitorHandler(testDb.config());
-    const result = await handler({}, fakeContext());
-    expect(result.ok).toBe(true);
-    expect(result.connectionId).toBeGreaterThan(0);
-  });
-
-  it('monitor fails with a DatabaseError and leaves no session when the database is gone', async () => {
-    const handler = createMonitorHandler(testDb.config({ DB_NAME: 'no_such_database_here' }));
-    await expect(handler({}, fakeContext())).rejects.toMatchObject({ errno: expect.any(Number) });
   });
 });

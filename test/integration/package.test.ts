@@ -103,6 +103,35 @@ describe('serverless package (offline)', () => {
     expect(resourcesOfType('AWS::ApiGatewayV2::Api')).toHaveLength(1);
   });
 
+  it('sends every other /api route to the app router, which authenticates and answers 404/405 itself', () => {
+    const routes = resourcesOfType('AWS::ApiGatewayV2::Route').map(
+      ([, resource]) => resource.Properties.RouteKey,
+    );
+    expect(routes.sort()).toEqual(['ANY /api/{proxy+}', 'GET /api/health']);
+  });
+
+  it('configures CORS for the listed origins only, never "*"', () => {
+    const [[, api] = ['', undefined]] = resourcesOfType('AWS::ApiGatewayV2::Api');
+    expect(api?.Properties.CorsConfiguration).toEqual({
+      AllowOrigins: ['https://example.invalid'],
+      AllowHeaders: ['Authorization', 'Content-Type', 'Content-Encoding', 'Idempotency-Key'],
+      AllowMethods: ['GET', 'POST', 'OPTIONS'],
+      ExposeHeaders: ['Location'],
+      MaxAge: 600,
+    });
+    expect(JSON.stringify(api?.Properties.CorsConfiguration)).not.toContain('*');
+  });
+
+  it('gives the api function the tokens secret id and the CORS origins', () => {
+    const environment = template.Resources.ApiLambdaFunction?.Properties.Environment as
+      | { Variables: Record<string, unknown> }
+      | undefined;
+    const variables = environment?.Variables ?? {};
+    expect(variables.API_TOKENS_SECRET_ID).toBe('eclectyc/ci/api-tokens');
+    expect(variables.API_TOKEN_HASHES).toBe('');
+    expect(variables.CORS_ALLOWED_ORIGINS).toEqual({ 'Fn::Join': [',', ['https://example.invalid']] });
+  });
+
   it('grants Secrets Manager nothing but GetSecretValue on the configured secret', () => {
     const role = template.Resources.IamRoleLambdaExecution;
     const policies = (role?.Properties.Policies ?? []) as Array<{
@@ -117,9 +146,14 @@ describe('serverless package (offline)', () => {
     expect(JSON.stringify(secretStatements[0]?.Resource)).toBe(
       JSON.stringify([
         {
-          // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string, not a JS template
           'Fn::Sub':
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string, not a JS template
             'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:eclectyc/ci/db-??????',
+        },
+        {
+          'Fn::Sub':
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string, not a JS template
+            'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:eclectyc/ci/api-tokens-??????',
         },
       ]),
     );

@@ -89,7 +89,7 @@ describe('withConnection', () => {
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
-        peak = Math.max(peak, await testDb.sessionCount());
+        peak = Math.max(peak, await testDb.heldSessionCount());
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
     })();

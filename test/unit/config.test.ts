@@ -66,3 +66,76 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...LOCAL, [name]: value })).toThrow(message);
   });
 });
+
+const HASH_A = 'a'.repeat(64);
+const HASH_B = 'B'.repeat(64);
+
+describe('loadConfig: api', () => {
+  it('loads without any API setting, with no tokens, no CORS origins and the default limits', () => {
+    expect(loadConfig(LOCAL).api).toEqual({
+      tokensSecretId: undefined,
+      tokenHashes: [],
+      corsAllowedOrigins: [],
+      maxUploadBytes: 6_291_456,
+      maxDecompressedBytes: 67_108_864,
+    });
+  });
+
+  it('reads API_TOKEN_HASHES as a comma list of lower-cased SHA-256 hex digests', () => {
+    const config = loadConfig({ ...LOCAL, API_TOKEN_HASHES: ` ${HASH_A} , ${HASH_B},` });
+    expect(config.api.tokenHashes).toEqual([HASH_A, 'b'.repeat(64)]);
+    expect(Object.isFrozen(config.api)).toBe(true);
+    expect(Object.isFrozen(config.api.tokenHashes)).toBe(true);
+  });
+
+  it.each([
+    ['not-hex', `${'a'.repeat(63)}g`],
+    ['too short', 'a'.repeat(63)],
+    ['too long', 'a'.repeat(65)],
+  ])('rejects an API_TOKEN_HASHES entry that is %s, naming its position but not its value', (_, entry) => {
+    expect(() => loadConfig({ ...LOCAL, API_TOKEN_HASHES: `${HASH_A},${entry}` })).toThrow(
+      new ConfigError('API_TOKEN_HASHES', 'entry 2 is not a 64-character SHA-256 hex digest'),
+    );
+  });
+
+  it('prefers the tokens secret over local hashes', () => {
+    const config = loadConfig({
+      ...LOCAL,
+      API_TOKENS_SECRET_ID: 'eclectyc/prod/api-tokens',
+      API_TOKEN_HASHES: HASH_A,
+    });
+    expect(config.api.tokensSecretId).toBe('eclectyc/prod/api-tokens');
+    expect(config.api.tokenHashes).toEqual([]);
+  });
+
+  it('reads CORS_ALLOWED_ORIGINS as a list of origins', () => {
+    const config = loadConfig({
+      ...LOCAL,
+      CORS_ALLOWED_ORIGINS: 'https://app.example.com, http://localhost:5173',
+    });
+    expect(config.api.corsAllowedOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
+  });
+
+  it.each(['*', 'https://app.example.com/', 'app.example.com', 'https://*.example.com'])(
+    'rejects the CORS origin %s',
+    (origin) => {
+      expect(() => loadConfig({ ...LOCAL, CORS_ALLOWED_ORIGINS: origin })).toThrow(/^CORS_ALLOWED_ORIGINS: /);
+    },
+  );
+
+  it('reads the upload limits, the compressed one capped at the Lambda payload limit', () => {
+    const config = loadConfig({
+      ...LOCAL,
+      IMPORT_MAX_UPLOAD_BYTES: '1000000',
+      IMPORT_MAX_DECOMPRESSED_BYTES: '2000000',
+    });
+    expect(config.api.maxUploadBytes).toBe(1_000_000);
+    expect(config.api.maxDecompressedBytes).toBe(2_000_000);
+    expect(() => loadConfig({ ...LOCAL, IMPORT_MAX_UPLOAD_BYTES: '6291457' })).toThrow(
+      /IMPORT_MAX_UPLOAD_BYTES: must be between 1 and 6291456/,
+    );
+    expect(() => loadConfig({ ...LOCAL, IMPORT_MAX_DECOMPRESSED_BYTES: 'lots' })).toThrow(
+      /IMPORT_MAX_DECOMPRESSED_BYTES: must be a whole number/,
+    );
+  });
+});

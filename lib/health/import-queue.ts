@@ -1,0 +1,68 @@
+// The import queue's health policy (domain §7): stuck jobs, failure rate and queue depth over the
+// last 24 hours → healthy | degraded | critical. Pure: the numbers come from the job repository.
+
+import type { ImportQueueStats } from '../imports/job-repository.js';
+
+export type HealthStatus = 'healthy' | 'degraded' | 'critical';
+
+export const FAILURE_RATE_DEGRADED_PERCENT = 25;
+export const FAILURE_RATE_CRITICAL_PERCENT = 50;
+export const MAX_QUEUE_DEPTH = 100;
+
+export type ImportQueueCheck = {
+  readonly status: HealthStatus;
+  readonly queued: number;
+  readonly processing: number;
+  readonly stuck: number;
+  readonly failed_last_24h: number;
+  readonly finished_last_24h: number;
+  /** Failed ÷ (completed + failed) over the last 24 h, two decimals; 0 when nothing finished. */
+  readonly failure_rate_percent: number;
+  /** Why the status is not healthy, one short phrase per reason. */
+  readonly reasons: readonly string[];
+};
+
+export function assessImportQueue(stats: ImportQueueStats): ImportQueueCheck {
+  const failureRatePercent =
+    stats.finishedLast24h === 0
+      ? 0
+      : Math.round((stats.failedLast24h / stats.finishedLast24h) * 10_000) / 100;
+  const reasons: string[] = [];
+  let status: HealthStatus = 'healthy';
+  if (failureRatePercent > FAILURE_RATE_CRITICAL_PERCENT) {
+    status = 'critical';
+    reasons.push(`failure rate ${failureRatePercent}% > ${FAILURE_RATE_CRITICAL_PERCENT}%`);
+  } else if (failureRatePercent > FAILURE_RATE_DEGRADED_PERCENT) {
+    status = 'degraded';
+    reasons.push(`failure rate ${failureRatePercent}% > ${FAILURE_RATE_DEGRADED_PERCENT}%`);
+  }
+  if (stats.stuck > 0) {
+    status = worse(status, 'degraded');
+    reasons.push(`${stats.stuck} job(s) stuck in processing`);
+  }
+  if (stats.queued > MAX_QUEUE_DEPTH) {
+    status = worse(status, 'degraded');
+    reasons.push(`queue depth ${stats.queued} > ${MAX_QUEUE_DEPTH}`);
+  }
+  return {
+    status,
+    queued: stats.queued,
+    processing: stats.processing,
+    stuck: stats.stuck,
+    failed_last_24h: stats.failedLast24h,
+    finished_last_24h: stats.finishedLast24h,
+    failure_rate_percent: failureRatePercent,
+    reasons,
+  };
+}
+
+const SEVERITY: Readonly<Record<HealthStatus, number>> = { healthy: 0, degraded: 1, critical: 2 };
+
+export function worse(a: HealthStatus, b: HealthStatus): HealthStatus {
+  return SEVERITY[b] > SEVERITY[a] ? b : a;
+}
+
+/** healthy → 200, degraded → 207, critical → 503 (the original API's mapping). */
+export function healthStatusCode(status: HealthStatus): number {
+  return status === 'critical' ? 503 : status === 'degraded' ? 207 : 200;
+}
