@@ -1,23 +1,69 @@
+import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { type Config, loadConfig } from '../lib/config.js';
+import { type Config, loadConfig, type MonitorConfig } from '../lib/config.js';
 import { withConnection } from '../lib/db.js';
+import { ConfigError } from '../lib/errors.js';
 import { logger } from '../lib/logger.js';
+import { createMonitorMetrics, recordMonitorMetrics } from '../lib/monitor/metrics.js';
+import { type MonitorReport, pickThresholds, runMonitor } from '../lib/monitor/run-monitor.js';
+import { resolveTargetUsers } from '../lib/monitor/target-users.js';
+import { type SecretCache, sharedSecretCache } from '../lib/secrets.js';
 
-export type MonitorResult = { readonly ok: true; readonly connectionId: number | null };
+export type MonitorHandlerOptions = {
+  readonly metrics?: Metrics | undefined;
+  readonly secrets?: SecretCache | undefined;
+};
 
-export function createMonitorHandler(config: Config) {
-  return async (_event: unknown, context: Context): Promise<MonitorResult> => {
-    const connectionId = await withConnection(
-      config.db,
-      async (db) => {
-        await db.query('SELECT 1');
-        return db.threadId;
-      },
-      { invocation: context },
-    );
-    logger.info('monitor run', { connectionId });
-    return { ok: true, connectionId };
+export function createMonitorHandler(config: Config, options: MonitorHandlerOptions = {}) {
+  // Metrics buffer numbers in memory and write them to stdout: no socket, so one per handler is fine.
+  const metrics = options.metrics ?? createMonitorMetrics(config.stage);
+  return async (_event: unknown, context: Context): Promise<MonitorReport> => {
+    const monitor = requireMonitorConfig(config.monitor);
+    try {
+      const secrets = options.secrets ?? sharedSecretCache(monitor.db.secretCacheTtlMs);
+      const targetUsers = await resolveTargetUsers(monitor.targetUsers, secrets);
+      const report = await withConnection(
+        monitor.db,
+        (db) =>
+          runMonitor(db, {
+            targetUsers,
+            thresholds: pickThresholds(monitor),
+            killIdle: monitor.killIdle,
+            importSchema: monitor.importSchema,
+            now: new Date(),
+            log: logger,
+          }),
+        { invocation: context, secrets },
+      );
+      recordMonitorMetrics(metrics, report, config.stage);
+      logger.info('monitor run', {
+        usageLevel: report.level,
+        dryRun: report.dryRun,
+        totalSessions: report.totalSessions,
+        users: report.users,
+        idleThresholdSeconds: report.idleThresholdSeconds,
+        killCandidates: report.kills.length,
+        killedSessions: report.killedSessions,
+        killFailures: report.killFailures,
+        importQueue: report.importQueue,
+        importQueueSkipped: report.importQueueSkipped,
+      });
+      return report;
+    } finally {
+      // A failed run has nothing to publish: its absence is what the "not reporting" alarm sees.
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+    }
   };
+}
+
+function requireMonitorConfig(monitor: MonitorConfig | undefined): MonitorConfig {
+  if (monitor === undefined) {
+    throw new ConfigError(
+      'MONITOR_DB_SECRET_ID',
+      'the monitor logs in as its own user: set MONITOR_DB_SECRET_ID or, locally, MONITOR_DB_USER and MONITOR_DB_PASSWORD',
+    );
+  }
+  return monitor;
 }
 
 export const handler = createMonitorHandler(loadConfig(process.env));

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withPackageLock } from '../helpers/package-lock.js';
 
 const run = promisify(execFile);
 
@@ -24,10 +25,13 @@ async function packageStage(stage: string, directory: string, extraArgs: string[
     SLS_NOTIFICATIONS_MODE: 'off',
     AWS_SDK_LOAD_CONFIG: '0',
   });
-  await run('node_modules/.bin/osls', ['package', '--stage', stage, '--package', directory, ...extraArgs], {
-    env,
-    timeout: 120_000,
-  });
+  // Packaging runs of one service must not overlap (shared .esbuild/ and .serverless/).
+  await withPackageLock(() =>
+    run('node_modules/.bin/osls', ['package', '--stage', stage, '--package', directory, ...extraArgs], {
+      env,
+      timeout: 120_000,
+    }),
+  );
   return JSON.parse(
     await readFile(join(directory, 'cloudformation-template-update-stack.json'), 'utf8'),
   ) as Template;
@@ -154,6 +158,11 @@ describe('serverless package (offline)', () => {
           'Fn::Sub':
             // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string, not a JS template
             'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:eclectyc/ci/api-tokens-??????',
+        },
+        {
+          'Fn::Sub':
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string, not a JS template
+            'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:eclectyc/ci/monitor-db-??????',
         },
       ]),
     );

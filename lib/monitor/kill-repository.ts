@@ -1,0 +1,35 @@
+// SQL that ends other sessions: KILL CONNECTION, and Amazon RDS's mysql.rds_kill where KILL is denied.
+// Every id is checked to be a positive safe integer before it reaches the server.
+
+import type { RowDataPacket } from 'mysql2/promise';
+import type { Db } from '../db.js';
+import { AppError } from '../errors.js';
+
+/** ER_NO_SUCH_THREAD: the session ended before the kill reached it. */
+export const ER_NO_SUCH_THREAD = 1094;
+/** ER_KILL_DENIED_ERROR: the monitor lacks CONNECTION ADMIN / CONNECTION_ADMIN / SUPER. */
+export const ER_KILL_DENIED_ERROR = 1095;
+
+export function validSessionId(id: unknown): number {
+  if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= 0) {
+    throw new AppError(`Refusing to kill session id ${String(id).slice(0, 30)}: not a positive integer`);
+  }
+  return id;
+}
+
+export async function killConnection(db: Db, id: number): Promise<void> {
+  await db.query('KILL CONNECTION ?', [validSessionId(id)]);
+}
+
+/** True where Amazon RDS's procedure exists (RDS for MySQL/MariaDB, whose master user cannot KILL). */
+export async function rdsKillExists(db: Db): Promise<boolean> {
+  const [rows] = await db.query<RowDataPacket[]>(
+    `SELECT COUNT(*) AS n FROM information_schema.ROUTINES
+      WHERE ROUTINE_SCHEMA = 'mysql' AND ROUTINE_NAME = 'rds_kill' AND ROUTINE_TYPE = 'PROCEDURE'`,
+  );
+  return Number(rows[0]?.n) > 0;
+}
+
+export async function rdsKill(db: Db, id: number): Promise<void> {
+  await db.query('CALL mysql.rds_kill(?)', [validSessionId(id)]);
+}

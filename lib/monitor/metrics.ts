@@ -1,0 +1,87 @@
+// The monitor's CloudWatch metrics, written as Embedded Metric Format lines by Powertools Metrics
+// (stdout → CloudWatch Logs → metrics; no SDK call). serverless.yml's alarms and dashboard read these names.
+
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logger } from '../logger.js';
+import type { MonitorReport } from './run-monitor.js';
+
+export const METRICS_NAMESPACE = 'Eclectyc';
+/** The `service` dimension; fixed so the alarms' dimensions never depend on an environment variable. */
+export const METRICS_SERVICE = 'eclectyc';
+
+/** Metrics with the `service` and `stage` dimensions the alarms select on, plus any extra ones. */
+export function createMonitorMetrics(stage: string, dimensions: Record<string, string> = {}): Metrics {
+  return new Metrics({
+    namespace: METRICS_NAMESPACE,
+    serviceName: METRICS_SERVICE,
+    defaultDimensions: { stage, ...dimensions },
+    logger,
+  });
+}
+
+/**
+ * Adds one run's numbers to `metrics` (flushed by the caller in `finally`). Per-user usage goes out
+ * at once as one extra line per target user, with a `user` dimension.
+ */
+export function recordMonitorMetrics(metrics: Metrics, report: MonitorReport, stage: string): void {
+  const worst = [...report.users].sort((a, b) => b.usagePercent - a.usagePercent)[0];
+  const sum = (pick: (usage: MonitorReport['users'][number]) => number) =>
+    report.users.reduce((total, usage) => total + pick(usage), 0);
+  metrics.addMetric('MonitorRun', MetricUnit.Count, 1);
+  metrics.addMetric('UsagePercent', MetricUnit.Percent, round2(worst?.usagePercent ?? 0));
+  metrics.addMetric(
+    'EffectiveLimit',
+    MetricUnit.Count,
+    worst?.effectiveLimit ?? report.server.maxConnections,
+  );
+  // The server's own ceiling, counting every session including the monitor's (errno 1040 when full).
+  metrics.addMetric(
+    'ServerUsagePercent',
+    MetricUnit.Percent,
+    round2(((report.totalSessions + 1) / report.server.maxConnections) * 100),
+  );
+  metrics.addMetric(
+    'TargetSessions',
+    MetricUnit.Count,
+    sum((usage) => usage.total),
+  );
+  metrics.addMetric(
+    'ActiveSessions',
+    MetricUnit.Count,
+    sum((usage) => usage.active),
+  );
+  metrics.addMetric(
+    'SleepingSessions',
+    MetricUnit.Count,
+    sum((usage) => usage.sleeping),
+  );
+  metrics.addMetric(
+    'IdleSessions',
+    MetricUnit.Count,
+    sum((usage) => usage.idle),
+  );
+  metrics.addMetric(
+    'IdleInTransactionSessions',
+    MetricUnit.Count,
+    sum((usage) => usage.idleInTransaction),
+  );
+  metrics.addMetric('KillCandidates', MetricUnit.Count, report.kills.length);
+  metrics.addMetric('KilledSessions', MetricUnit.Count, report.killedSessions);
+  metrics.addMetric('KillFailures', MetricUnit.Count, report.killFailures);
+  if (report.importQueue !== null) {
+    metrics.addMetric('ImportQueueDepth', MetricUnit.Count, report.importQueue.queued);
+    metrics.addMetric('ImportStuckJobs', MetricUnit.Count, report.importQueue.stuck);
+    metrics.addMetric('ImportFailureRate24h', MetricUnit.Percent, report.importQueue.failureRatePercent);
+  }
+  for (const usage of report.users) {
+    const perUser = createMonitorMetrics(stage, { user: usage.user });
+    perUser.addMetric('UsagePercent', MetricUnit.Percent, round2(usage.usagePercent));
+    perUser.addMetric('EffectiveLimit', MetricUnit.Count, usage.effectiveLimit);
+    perUser.addMetric('TargetSessions', MetricUnit.Count, usage.total);
+    perUser.publishStoredMetrics();
+  }
+}
+
+function round2(value: number): number {
+  return Math.round(value * 100) / 100;
+}
