@@ -120,7 +120,8 @@ export async function prepareLocalStack(
     const mariadb = await isMariaDb(db);
     await ensureUser(db, appUser, credentials.appPassword, options.appMaxUserConnections, !appLogsIn);
     await db.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON \`${database}\`.* TO ?@'%'`, [appUser]);
-    await ensureUser(db, monitorUser, credentials.monitorPassword, 0, !monitorLogsIn);
+    // A small limit of its own keeps the monitor from ever becoming the problem (as the README advises).
+    await ensureUser(db, monitorUser, credentials.monitorPassword, 2, !monitorLogsIn);
     // MariaDB calls it CONNECTION ADMIN, MySQL 8 CONNECTION_ADMIN: the right to KILL others' sessions.
     await db.query(`GRANT PROCESS, ${mariadb ? 'CONNECTION ADMIN' : 'CONNECTION_ADMIN'} ON *.* TO ?@'%'`, [
       monitorUser,

@@ -58,7 +58,7 @@ describe('the local bootstrap behind npm start', () => {
     const state = (await snapshot()) as { grants: string[][]; users: RowDataPacket[]; migrations: unknown[] };
     expect(state.users.map((row) => [row.User, Number(row.max_user_connections)])).toEqual([
       [credentials.appUser, 7],
-      [credentials.monitorUser, 0],
+      [credentials.monitorUser, 2],
     ]);
     expect(state.grants[0]?.join('\n')).toContain(
       `GRANT SELECT, INSERT, UPDATE, DELETE ON \`${database}\`.*`,

@@ -1,0 +1,172 @@
+// `npm run smoke`: the README quickstart as a script, against the stack `npm start` runs. Uploads every
+// example file, runs the processor and the monitor through serverless-offline's Lambda endpoint,
+// and checks jobs, readings and sites in the database. Any difference fails loudly (exit 1).
+
+import { readFile } from 'node:fs/promises';
+import type { RowDataPacket } from 'mysql2/promise';
+import { loadConfig } from '../lib/config.js';
+import { withConnection } from '../lib/db.js';
+import { LOCAL_CREDENTIALS_FILE, localEnv } from './local-db.js';
+
+const env = localEnv(process.env);
+const apiBase = env.SMOKE_API_URL ?? `http://localhost:${env.HTTP_PORT ?? '3000'}`;
+const lambdaBase = env.SMOKE_LAMBDA_URL ?? 'http://localhost:3002';
+const adminConfig = loadConfig({
+  ...env,
+  DB_USER: env.LOCAL_ADMIN_USER ?? 'root',
+  DB_PASSWORD: env.LOCAL_ADMIN_PASSWORD ?? '',
+});
+
+type Case = {
+  file: string;
+  type: 'hh' | 'daily' | 'sites';
+  dryRun?: boolean;
+  rows: number;
+  format: string;
+  /** Readings stored under the job's batch id (0 for sites and dry runs). */
+  readings: number;
+};
+
+const CASES: readonly Case[] = [
+  { file: 'examples/hh-interval.csv', type: 'hh', rows: 96, format: 'hh-interval', readings: 96 },
+  { file: 'examples/hh-matrix.csv', type: 'hh', rows: 6, format: 'hh-matrix', readings: 288 },
+  { file: 'examples/daily.csv', type: 'daily', rows: 21, format: 'daily', readings: 21 },
+  { file: 'examples/sites.csv', type: 'sites', rows: 3, format: 'sites', readings: 0 },
+  {
+    file: 'examples/hh-interval.csv',
+    type: 'hh',
+    dryRun: true,
+    rows: 96,
+    format: 'hh-interval',
+    readings: 0,
+  },
+];
+const SITE_NAMES = ['Head Office', 'Leeds Warehouse', 'Cardiff Store'];
+
+const failures: string[] = [];
+function check(condition: boolean, message: string): void {
+  if (!condition) failures.push(message);
+}
+
+async function api(
+  method: string,
+  path: string,
+  init: { body?: Buffer; headers?: Record<string, string> } = {},
+) {
+  const response = await fetch(`${apiBase}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...init.headers },
+    ...(init.body === undefined ? {} : { body: init.body }),
+  });
+  const text = await response.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    failures.push(`${method} ${path}: answered ${response.status} with a non-JSON body`);
+  }
+  return { status: response.status, headers: response.headers, body };
+}
+
+async function invoke(functionKey: string, event: unknown): Promise<Record<string, unknown>> {
+  const response = await fetch(
+    `${lambdaBase}/2015-03-31/functions/eclectyc-local-${functionKey}/invocations`,
+    {
+      method: 'POST',
+      body: JSON.stringify(event),
+    },
+  );
+  const body = (await response.json()) as Record<string, unknown>;
+  if (response.status !== 200 || 'errorMessage' in body) {
+    throw new Error(
+      `${functionKey} failed: ${response.status} ${String(body.errorType)} ${String(body.errorMessage)}`,
+    );
+  }
+  return body;
+}
+
+let token = '';
+try {
+  token = (JSON.parse(await readFile(LOCAL_CREDENTIALS_FILE, 'utf8')) as { apiToken: string }).apiToken;
+} catch {
+  console.error(`No local credentials at ${LOCAL_CREDENTIALS_FILE}: run npm start first.`);
+  process.exit(1);
+}
+
+const health = await api('GET', '/api/health');
+check(
+  health.status === 200 || health.status === 207,
+  `GET /api/health answered ${health.status}, expected 200 or 207`,
+);
+
+const queued: Array<{ testCase: Case; batchId: string }> = [];
+for (const testCase of CASES) {
+  const query = `type=${testCase.type}${testCase.dryRun ? '&dry_run=1' : ''}&filename=${encodeURIComponent(testCase.file.slice(9))}`;
+  const upload = await api('POST', `/api/import/jobs?${query}`, {
+    body: await readFile(testCase.file),
+    headers: { 'content-type': 'text/csv' },
+  });
+  const batchId = String(upload.body.batch_id);
+  check(upload.status === 202, `upload ${testCase.file}: ${upload.status} ${JSON.stringify(upload.body)}`);
+  check(
+    upload.headers.get('location') === `/api/import/jobs/${batchId}`,
+    `upload ${testCase.file}: Location header`,
+  );
+  check(
+    upload.body.total_rows === testCase.rows,
+    `upload ${testCase.file}: total_rows ${String(upload.body.total_rows)}`,
+  );
+  queued.push({ testCase, batchId });
+}
+
+// The schedule would get there within a minute; invoking the processor directly keeps this quick.
+for (let run = 0; run < 5; run++) {
+  const result = await invoke('processImports', {});
+  if (Array.isArray(result.jobs) && result.jobs.length === 0) break;
+}
+
+await withConnection(adminConfig.db, async (db) => {
+  for (const { testCase, batchId } of queued) {
+    const label = `${testCase.file}${testCase.dryRun ? ' (dry run)' : ''}`;
+    const { status, body: job } = await api('GET', `/api/import/jobs/${batchId}`);
+    const summary = (job.summary ?? {}) as { meta?: { format?: string } };
+    check(status === 200, `GET job of ${label}: ${status}`);
+    check(
+      job.status === 'completed',
+      `${label}: status ${String(job.status)} (${String(job.error_message)})`,
+    );
+    check(job.processed_rows === testCase.rows && job.imported_rows === testCase.rows, `${label}: counters`);
+    check(job.failed_rows === 0 && job.progress_percent === 100, `${label}: failed rows or progress`);
+    check(summary.meta?.format === testCase.format, `${label}: format ${String(summary.meta?.format)}`);
+    const [rows] = await db.query<RowDataPacket[]>(
+      'SELECT COUNT(*) AS n FROM meter_readings WHERE import_batch_id = ?',
+      [batchId],
+    );
+    check(
+      Number(rows[0]?.n) === testCase.readings,
+      `${label}: ${String(rows[0]?.n)} readings, expected ${testCase.readings}`,
+    );
+  }
+  const [sites] = await db.query<RowDataPacket[]>(
+    'SELECT name, COUNT(*) AS n FROM sites WHERE name IN (?) GROUP BY name',
+    [SITE_NAMES],
+  );
+  check(
+    sites.length === SITE_NAMES.length && sites.every((row) => Number(row.n) === 1),
+    'sites: each example site exactly once',
+  );
+});
+
+const monitor = await invoke('monitor', {});
+check(
+  ['healthy', 'caution', 'warning'].includes(String(monitor.level)),
+  `monitor level ${String(monitor.level)}`,
+);
+
+if (failures.length > 0) {
+  console.error(`Smoke test FAILED (${failures.length}):\n  ${failures.join('\n  ')}`);
+  process.exit(1);
+}
+console.log(
+  `Smoke test passed: health ${health.status}; ${queued.length} uploads completed with the expected readings; monitor level ${String(monitor.level)}.`,
+);
