@@ -1,9 +1,10 @@
-import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { type Config, loadConfig, type MonitorConfig } from '../lib/config.js';
 import { withConnection } from '../lib/db.js';
 import { ConfigError } from '../lib/errors.js';
 import { logger } from '../lib/logger.js';
+import { compareWithBudget } from '../lib/monitor/budget-check.js';
 import { createMonitorMetrics, recordMonitorMetrics } from '../lib/monitor/metrics.js';
 import { type MonitorReport, pickThresholds, runMonitor } from '../lib/monitor/run-monitor.js';
 import { resolveTargetUsers } from '../lib/monitor/target-users.js';
@@ -36,6 +37,15 @@ export function createMonitorHandler(config: Config, options: MonitorHandlerOpti
         { invocation: context, secrets },
       );
       recordMonitorMetrics(metrics, report, config.stage);
+      const budget = compareWithBudget(report.users, monitor.budget);
+      if (budget !== null) {
+        metrics.addMetric('BudgetShortfall', MetricUnit.Count, budget.shortfall);
+        if (budget.belowAssumed || budget.shortfall > 0) {
+          logger.warn('the live database allows fewer connections than the stage budget assumes', {
+            ...budget,
+          });
+        }
+      }
       logger.info('monitor run', {
         usageLevel: report.level,
         dryRun: report.dryRun,
@@ -47,6 +57,7 @@ export function createMonitorHandler(config: Config, options: MonitorHandlerOpti
         killFailures: report.killFailures,
         importQueue: report.importQueue,
         importQueueSkipped: report.importQueueSkipped,
+        budget,
       });
       return report;
     } finally {

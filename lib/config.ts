@@ -168,6 +168,17 @@ export type MonitorConfig = {
   readonly killIdle: boolean;
   /** The app's schema (DB_NAME), whose import_jobs the queue metrics read; validated as an identifier. */
   readonly importSchema: string;
+  /** What the stage assumes about the app user (see npm run budget); undefined when not given. */
+  readonly budget: MonitorBudget | undefined;
+};
+
+/** The stage's connection budget, compared each run with the live database's effective limit. */
+export type MonitorBudget = {
+  /** Param dbMaxUserConnections: the app user's limit the stage was budgeted against. */
+  readonly assumedMaxUserConnections: number;
+  /** Reserved concurrency of the app-user functions, summed: the most connections they can hold. */
+  readonly appUserConnections: number;
+  readonly headroom: number;
 };
 
 /** Whose sessions the monitor measures and may kill: a list, or the app secret's username at run time. */
@@ -215,6 +226,22 @@ function loadMonitorConfig(env: Env, appDb: DbConfig): MonitorConfig | undefined
     usageWarningPercent,
     killIdle: readBoolean(env, 'KILL_IDLE', false),
     importSchema: appDb.database,
+    budget: loadMonitorBudget(env),
+  });
+}
+
+function loadMonitorBudget(env: Env): MonitorBudget | undefined {
+  if (readOptional(env, 'BUDGET_DB_MAX_USER_CONNECTIONS') === undefined) return undefined;
+  // serverless.yml cannot add numbers, so it passes each app-user function's reserved concurrency.
+  const concurrency = readList(env, 'BUDGET_APP_USER_CONCURRENCY').map((entry) => {
+    if (!/^\d+$/.test(entry))
+      throw new ConfigError('BUDGET_APP_USER_CONCURRENCY', `"${entry.slice(0, 20)}" is not a whole number`);
+    return Number(entry);
+  });
+  return Object.freeze({
+    assumedMaxUserConnections: readInt(env, 'BUDGET_DB_MAX_USER_CONNECTIONS', 0, 1, 1_000_000),
+    appUserConnections: concurrency.reduce((total, value) => total + value, 0),
+    headroom: readInt(env, 'BUDGET_HEADROOM', 2, 0, 1_000_000),
   });
 }
 

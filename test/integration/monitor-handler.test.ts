@@ -150,6 +150,30 @@ describe('monitor handler', () => {
     expect(metricValue(emf, 'MonitorRun', DIMENSIONS)).toBe(1);
   });
 
+  it('reports a budget shortfall when the live limit is below what the stage assumes', async () => {
+    // The stage budgets api 10 + processImports 1 against 30; the live app user allows only LIMIT (4).
+    const handler = handlerWith({
+      BUDGET_DB_MAX_USER_CONNECTIONS: '30',
+      BUDGET_APP_USER_CONCURRENCY: '10,1',
+      BUDGET_HEADROOM: '2',
+    });
+    const { result: report, error, emf } = await captureEmf(() => handler({}, fakeContext()));
+    expect(error).toBeUndefined();
+    expect(report?.users[0]?.effectiveLimit).toBe(LIMIT);
+    expect(metricValue(emf, 'BudgetShortfall', DIMENSIONS)).toBe(10 + 1 + 2 - LIMIT);
+  });
+
+  it('reports no budget shortfall when the live limit covers the budget', async () => {
+    const handler = handlerWith({
+      BUDGET_DB_MAX_USER_CONNECTIONS: String(LIMIT),
+      BUDGET_APP_USER_CONCURRENCY: '1,1',
+      BUDGET_HEADROOM: '2',
+    });
+    const { error, emf } = await captureEmf(() => handler({}, fakeContext()));
+    expect(error).toBeUndefined();
+    expect(metricValue(emf, 'BudgetShortfall', DIMENSIONS)).toBe(0);
+  });
+
   it('does not count its own session when it targets its own user', async () => {
     const handler = handlerWith({
       MONITOR_TARGET_USERS: monitorUser.user,

@@ -96,6 +96,26 @@ describe('loadConfig: monitor section', () => {
     expect(() => loadConfig({ ...MONITOR, DB_NAME: 'eclectyc`; DROP' })).toThrow(/^DB_NAME: /);
   });
 
+  it("sums the app-user functions' reserved concurrency into the budget it compares with", () => {
+    const config = loadConfig({
+      ...MONITOR,
+      BUDGET_DB_MAX_USER_CONNECTIONS: '30',
+      BUDGET_APP_USER_CONCURRENCY: '10, 1',
+    });
+    expect(config.monitor?.budget).toEqual({
+      assumedMaxUserConnections: 30,
+      appUserConnections: 11,
+      headroom: 2,
+    });
+    expect(loadConfig(MONITOR).monitor?.budget).toBeUndefined();
+  });
+
+  it('names BUDGET_APP_USER_CONCURRENCY when an entry is not a number', () => {
+    expect(() =>
+      loadConfig({ ...MONITOR, BUDGET_DB_MAX_USER_CONNECTIONS: '30', BUDGET_APP_USER_CONCURRENCY: '10,x' }),
+    ).toThrow(/^BUDGET_APP_USER_CONCURRENCY: "x" is not a whole number$/);
+  });
+
   it('returns frozen sections', () => {
     const monitor = loadConfig(MONITOR).monitor;
     expect(Object.isFrozen(monitor)).toBe(true);
