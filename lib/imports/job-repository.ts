@@ -202,8 +202,18 @@ export type ImportQueueStats = {
 
 export const STUCK_AFTER_MINUTES = 60;
 
-/** The queue's numbers in one statement, timed by the database clock that also sets the leases. */
-export async function importQueueHealth(db: Db): Promise<ImportQueueStats> {
+const SCHEMA_NAME = /^[A-Za-z0-9_]{1,64}$/;
+
+/**
+ * The queue's numbers in one statement, timed by the database clock that also sets the leases. The
+ * monitor, whose connection has no default schema, names the app's schema (validated, then quoted).
+ */
+export async function importQueueHealth(db: Db, schema?: string): Promise<ImportQueueStats> {
+  // An identifier cannot be a placeholder: a schema comes from DB_NAME and must be a plain name.
+  if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
+    throw new AppError('The import schema name is not a plain identifier');
+  }
+  const table = schema === undefined ? 'import_jobs' : `\`${schema}\`.import_jobs`;
   const [rows] = await db.query<RowDataPacket[]>(
     `SELECT
        COALESCE(SUM(status = 'queued'), 0) AS queued,
@@ -213,7 +223,7 @@ export async function importQueueHealth(db: Db): Promise<ImportQueueStats> {
        COALESCE(SUM(status = 'failed' AND completed_at >= NOW(3) - INTERVAL 24 HOUR), 0) AS failed_24h,
        COALESCE(SUM(status IN ('completed', 'failed') AND completed_at >= NOW(3) - INTERVAL 24 HOUR), 0)
          AS finished_24h
-     FROM import_jobs
+     FROM ${table}
      WHERE status IN ('queued', 'processing') OR completed_at >= NOW(3) - INTERVAL 24 HOUR`,
     [STUCK_AFTER_MINUTES],
   );

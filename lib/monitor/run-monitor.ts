@@ -3,6 +3,7 @@
 
 import type { Db } from '../db.js';
 import { isDriverError } from '../errors.js';
+import { type ImportQueueStats, importQueueHealth } from '../imports/job-repository.js';
 import { type AuditLog, type KillOutcome, killSessions } from './kill-sessions.js';
 import {
   type AccountLimit,
@@ -16,7 +17,6 @@ import {
   type UserUsage,
   worstLevel,
 } from './policy.js';
-import { type ImportQueueCounts, readImportQueueCounts } from './queue-repository.js';
 import { readAccountLimits, readServerState, readSessions, type ServerState } from './snapshot-repository.js';
 
 export type MonitorInput = {
@@ -38,7 +38,7 @@ export type IdleSession = {
   readonly info: string | null;
 };
 
-export type ImportQueueReport = ImportQueueCounts & {
+export type ImportQueueReport = ImportQueueStats & {
   /** Failed ÷ finished over the last 24 h, in percent; 0 when nothing finished. */
   readonly failureRatePercent: number;
 };
@@ -164,7 +164,7 @@ async function readQueue(
   log: AuditLog,
 ): Promise<{ counts: ImportQueueReport | null; skipped: string | null }> {
   try {
-    const counts = await readImportQueueCounts(db, schema);
+    const counts = await importQueueHealth(db, schema);
     const failureRatePercent =
       counts.finishedLast24h === 0
         ? 0
