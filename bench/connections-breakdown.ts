@@ -1,0 +1,113 @@
+// Where withConnection's time goes compared with raw mysql2: the same sequential primary-key read as
+// four steps from the floor up (raw → raw with our connection options → plus our SET SESSION → the
+// real withConnection), interleaved per round, with connect / SET / query / end timed separately.
+
+import { createConnection } from 'mysql2/promise';
+import { loadConfig } from '../lib/config.js';
+import { withConnection } from '../lib/db.js';
+import { type Credentials, PK_READ } from './connections-clients.js';
+
+export type Breakdown = {
+  /** p50 ms of each step, in order. */
+  readonly steps: ReadonlyArray<{ readonly step: string; readonly p50Ms: number }>;
+  /** p50 ms of each phase of step 3. */
+  readonly phases: Readonly<Record<'connect' | 'setSession' | 'query' | 'end', number>>;
+};
+
+type Phases = { connect: number[]; setSession: number[]; query: number[]; end: number[] };
+
+export async function measureBreakdown(credentials: Credentials, rounds: number): Promise<Breakdown> {
+  const config = loadConfig({
+    DB_HOST: credentials.host,
+    DB_PORT: String(credentials.port),
+    DB_NAME: credentials.database,
+    DB_USER: credentials.user,
+    DB_PASSWORD: credentials.password,
+  });
+  // The options lib/db.ts connectOnce passes, so step 2 isolates their cost from the extra statement.
+  const ourOptions = {
+    ...credentials,
+    charset: 'UTF8MB4_UNICODE_CI',
+    timezone: 'Z',
+    dateStrings: ['DATE' as const],
+    connectTimeout: config.db.connectTimeoutMs,
+    connectAttributes: { program_name: config.db.programName },
+  };
+  const phases: Phases = { connect: [], setSession: [], query: [], end: [] };
+
+  const steps: Array<{ step: string; run: (record: boolean) => Promise<void>; samples: number[] }> = [
+    {
+      step: '1 raw mysql2: connect, query, end',
+      samples: [],
+      run: async () => {
+        const connection = await createConnection({ ...credentials });
+        await connection.query(PK_READ, [1]);
+        await connection.end();
+      },
+    },
+    {
+      step: '2 + our connection options',
+      samples: [],
+      run: async () => {
+        const connection = await createConnection(ourOptions);
+        await connection.query(PK_READ, [1]);
+        await connection.end();
+      },
+    },
+    {
+      step: '3 + SET SESSION wait_timeout, time_zone',
+      samples: [],
+      run: async (record) => {
+        const t0 = performance.now();
+        const connection = await createConnection(ourOptions);
+        const t1 = performance.now();
+        await connection.query("SET SESSION wait_timeout = ?, time_zone = '+00:00'", [
+          config.db.sessionWaitTimeoutSeconds,
+        ]);
+        const t2 = performance.now();
+        await connection.query(PK_READ, [1]);
+        const t3 = performance.now();
+        await connection.end();
+        const t4 = performance.now();
+        if (record) {
+          phases.connect.push(t1 - t0);
+          phases.setSession.push(t2 - t1);
+          phases.query.push(t3 - t2);
+          phases.end.push(t4 - t3);
+        }
+      },
+    },
+    {
+      step: '4 withConnection',
+      samples: [],
+      run: async () => {
+        await withConnection(config.db, (db) => db.query(PK_READ, [1]));
+      },
+    },
+  ];
+
+  for (let round = -Math.min(50, rounds); round < rounds; round++) {
+    const record = round >= 0;
+    for (let k = 0; k < steps.length; k++) {
+      const step = steps[(k + Math.max(0, round)) % steps.length];
+      if (step === undefined) continue;
+      const startedMs = performance.now();
+      await step.run(record);
+      if (record) step.samples.push(performance.now() - startedMs);
+    }
+  }
+  return {
+    steps: steps.map(({ step, samples }) => ({ step, p50Ms: percentile(samples, 50) })),
+    phases: {
+      connect: percentile(phases.connect, 50),
+      setSession: percentile(phases.setSession, 50),
+      query: percentile(phases.query, 50),
+      end: percentile(phases.end, 50),
+    },
+  };
+}
+
+export function percentile(samples: readonly number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
