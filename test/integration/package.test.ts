@@ -136,36 +136,35 @@ describe('serverless package (offline)', () => {
     expect(variables.CORS_ALLOWED_ORIGINS).toEqual({ 'Fn::Join': [',', ['https://example.invalid']] });
   });
 
-  it('grants Secrets Manager nothing but GetSecretValue on the configured secret', () => {
-    const role = template.Resources.IamRoleLambdaExecution;
-    const policies = (role?.Properties.Policies ?? []) as Array<{
-      PolicyDocument: { Statement: Array<{ Action: string[]; Resource: unknown[] }> };
-    }>;
-    const statements = policies.flatMap((policy) => policy.PolicyDocument.Statement);
-    const secretStatements = statements.filter((statement) =>
-      statement.Action.some((action) => action.startsWith('secretsmanager:')),
-    );
-    expect(secretStatements).toHaveLength(1);
-    expect(secretStatements[0]?.Action).toEqual(['secretsmanager:GetSecretValue']);
-    expect(JSON.stringify(secretStatements[0]?.Resource)).toBe(
-      JSON.stringify([
-        {
-          'Fn::Sub':
-            // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string, not a JS template
-            'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:eclectyc/ci/db-??????',
-        },
-        {
-          'Fn::Sub':
-            // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string, not a JS template
-            'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:eclectyc/ci/api-tokens-??????',
-        },
-        {
-          'Fn::Sub':
-            // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string, not a JS template
-            'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:eclectyc/ci/monitor-db-??????',
-        },
-      ]),
-    );
+  it('gives each function its own role, reading only the secrets it uses and nothing else from Secrets Manager', () => {
+    // A CloudFormation Fn::Sub string: the escaped ${AWS::…} parts are CloudFormation's, not JavaScript's.
+    const secretArn = (name: string) =>
+      `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:eclectyc/ci/${name}-??????`;
+    const secretsReadBy = (roleName: string) => {
+      const policies = (template.Resources[roleName]?.Properties.Policies ?? []) as Array<{
+        PolicyDocument: { Statement: Array<{ Action: string[]; Resource: Array<{ 'Fn::Sub': string }> }> };
+      }>;
+      const statements = policies
+        .flatMap((policy) => policy.PolicyDocument.Statement)
+        .filter((statement) => statement.Action.some((action) => action.startsWith('secretsmanager:')));
+      expect(statements.flatMap((statement) => statement.Action)).toEqual(['secretsmanager:GetSecretValue']);
+      return statements.flatMap((statement) => statement.Resource.map((resource) => resource['Fn::Sub']));
+    };
+    const roleOf = (fn: string) =>
+      (template.Resources[fn]?.Properties.Role as { 'Fn::GetAtt': [string, string] } | undefined)?.[
+        'Fn::GetAtt'
+      ][0];
+    expect(roleOf('ApiLambdaFunction')).toBe('ApiRole');
+    expect(roleOf('ProcessImportsLambdaFunction')).toBe('ProcessImportsRole');
+    expect(roleOf('MonitorLambdaFunction')).toBe('MonitorRole');
+    expect(secretsReadBy('ApiRole')).toEqual([secretArn('db'), secretArn('api-tokens')]);
+    expect(secretsReadBy('ProcessImportsRole')).toEqual([secretArn('db')]);
+    expect(secretsReadBy('MonitorRole')).toEqual([secretArn('monitor-db'), secretArn('db')]);
+    expect(
+      resourcesOfType('AWS::IAM::Role')
+        .map(([name]) => name)
+        .sort(),
+    ).toEqual(['ApiRole', 'MonitorRole', 'ProcessImportsRole']);
     expect(JSON.stringify(template)).not.toContain('secretsmanager:*');
   });
 
