@@ -33,6 +33,25 @@ export type WithConnectionOptions = {
   readonly random?: (() => number) | undefined;
 };
 
+/** InnoDB chose this statement as a deadlock victim (1213): re-running it is what the server advises. */
+const DEADLOCK_ERRNO = 1213;
+const DEADLOCK_ATTEMPTS = 3;
+
+/**
+ * Runs a single autocommit statement again when InnoDB picks it as a deadlock victim. Only for
+ * statements that stand alone and are safe to repeat (conditional UPDATEs): inside a transaction
+ * the whole transaction was rolled back and must be redone instead.
+ */
+export async function retryOnDeadlock<T>(statement: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await statement();
+    } catch (error) {
+      if (attempt >= DEADLOCK_ATTEMPTS || driverErrno(error) !== DEADLOCK_ERRNO) throw error;
+    }
+  }
+}
+
 /** Errnos that mean "a connection limit is reached": max_connections, max_user_connections, per account. */
 export const CONNECTION_LIMIT_ERRNOS: ReadonlySet<number> = new Set([1040, 1203, 1226]);
 const ACCESS_DENIED_ERRNO = 1045;

@@ -3,7 +3,7 @@
 // it is given; opening and ending it is withConnection's job.
 
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import type { Db } from '../db.js';
+import { type Db, retryOnDeadlock } from '../db.js';
 import { AppError, isDriverError } from '../errors.js';
 import { storeFileChunks } from './file-store.js';
 import {
@@ -151,12 +151,15 @@ export type JobTransition =
  * can never overwrite the cancellation.
  */
 export async function cancelJob(db: Db, batchId: string): Promise<JobTransition> {
-  const [result] = await db.query<ResultSetHeader>(
-    `UPDATE import_jobs
-        SET status = 'cancelled', completed_at = NOW(3), lease_owner = NULL, lease_expires_at = NULL,
-            retry_at = NULL
-      WHERE batch_id = ? AND status IN ('queued', 'processing')`,
-    [batchId],
+  // A processor finishing the same row at the same moment can make this the deadlock victim.
+  const [result] = await retryOnDeadlock(() =>
+    db.query<ResultSetHeader>(
+      `UPDATE import_jobs
+          SET status = 'cancelled', completed_at = NOW(3), lease_owner = NULL, lease_expires_at = NULL,
+              retry_at = NULL
+        WHERE batch_id = ? AND status IN ('queued', 'processing')`,
+      [batchId],
+    ),
   );
   return transitionResult(db, batchId, result.affectedRows === 1);
 }

@@ -3,7 +3,7 @@
 // the claim is conditional on the caller still holding the lease, so a cancel is never overwritten.
 
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import type { Db } from '../db.js';
+import { type Db, retryOnDeadlock } from '../db.js';
 import { decodeJsonColumn, type ImportSummary, type ImportType } from './job.js';
 
 /** The tallies a run carries from row to row; saved with each checkpoint so a resumed run continues them. */
@@ -162,30 +162,35 @@ export type FinalState = {
   readonly errorMessage: string | null;
 };
 
-/** Completes or fails the job; a no-op (false) when it was cancelled or taken over meanwhile. */
+/**
+ * Completes or fails the job; a no-op (false) when it was cancelled or taken over meanwhile. These
+ * final statements stand alone, so a deadlock with a concurrent cancel re-runs them (retryOnDeadlock).
+ */
 export async function finishJob(
   db: Db,
   job: ClaimedJob,
   leaseOwner: string,
   final: FinalState,
 ): Promise<boolean> {
-  const [result] = await db.query<ResultSetHeader>(
-    `UPDATE import_jobs
+  const [result] = await retryOnDeadlock(() =>
+    db.query<ResultSetHeader>(
+      `UPDATE import_jobs
         SET status = ?, summary = ?, error_message = ?, total_rows = ?,
             processed_rows = ?, imported_rows = ?, failed_rows = ?,
             completed_at = NOW(3), lease_owner = NULL, lease_expires_at = NULL, checkpoint_state = NULL
       WHERE id = ? AND status = 'processing' AND lease_owner = ?`,
-    [
-      final.status,
-      JSON.stringify(final.summary),
-      final.errorMessage,
-      final.totalRows,
-      final.summary.records_processed,
-      final.summary.records_imported,
-      final.summary.records_failed,
-      job.id,
-      leaseOwner,
-    ],
+      [
+        final.status,
+        JSON.stringify(final.summary),
+        final.errorMessage,
+        final.totalRows,
+        final.summary.records_processed,
+        final.summary.records_imported,
+        final.summary.records_failed,
+        job.id,
+        leaseOwner,
+      ],
+    ),
   );
   return result.affectedRows === 1;
 }
@@ -197,23 +202,27 @@ export async function failJobPermanently(
   leaseOwner: string,
   message: string,
 ): Promise<boolean> {
-  const [result] = await db.query<ResultSetHeader>(
-    `UPDATE import_jobs
+  const [result] = await retryOnDeadlock(() =>
+    db.query<ResultSetHeader>(
+      `UPDATE import_jobs
         SET status = 'failed', error_message = ?, last_error = ?, completed_at = NOW(3),
             lease_owner = NULL, lease_expires_at = NULL
       WHERE id = ? AND status = 'processing' AND lease_owner = ?`,
-    [message, message, job.id, leaseOwner],
+      [message, message, job.id, leaseOwner],
+    ),
   );
   return result.affectedRows === 1;
 }
 
 /** Hands the job back for the next run to resume from its checkpoint (this run is out of time). */
 export async function releaseJob(db: Db, job: ClaimedJob, leaseOwner: string): Promise<boolean> {
-  const [result] = await db.query<ResultSetHeader>(
-    `UPDATE import_jobs
+  const [result] = await retryOnDeadlock(() =>
+    db.query<ResultSetHeader>(
+      `UPDATE import_jobs
         SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, retry_at = NULL
       WHERE id = ? AND status = 'processing' AND lease_owner = ?`,
-    [job.id, leaseOwner],
+      [job.id, leaseOwner],
+    ),
   );
   return result.affectedRows === 1;
 }
@@ -230,21 +239,23 @@ export async function requeueOrFail(
   delaySeconds: number,
 ): Promise<'requeued' | 'failed' | 'lost'> {
   const exhausted = job.retryCount >= job.maxRetries;
-  const [result] = exhausted
-    ? await db.query<ResultSetHeader>(
-        `UPDATE import_jobs
+  const [result] = await retryOnDeadlock(() =>
+    exhausted
+      ? db.query<ResultSetHeader>(
+          `UPDATE import_jobs
             SET status = 'failed', error_message = ?, last_error = ?, completed_at = NOW(3),
                 lease_owner = NULL, lease_expires_at = NULL
           WHERE id = ? AND status = 'processing' AND lease_owner = ?`,
-        [`Gave up after ${job.retryCount} retries: ${message}`, message, job.id, leaseOwner],
-      )
-    : await db.query<ResultSetHeader>(
-        `UPDATE import_jobs
+          [`Gave up after ${job.retryCount} retries: ${message}`, message, job.id, leaseOwner],
+        )
+      : db.query<ResultSetHeader>(
+          `UPDATE import_jobs
             SET status = 'queued', retry_count = retry_count + 1, retry_at = NOW(3) + INTERVAL ? SECOND,
                 last_error = ?, lease_owner = NULL, lease_expires_at = NULL
           WHERE id = ? AND status = 'processing' AND lease_owner = ?`,
-        [delaySeconds, message, job.id, leaseOwner],
-      );
+          [delaySeconds, message, job.id, leaseOwner],
+        ),
+  );
   if (result.affectedRows !== 1) return 'lost';
   return exhausted ? 'failed' : 'requeued';
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { withConnection } from '../../lib/db.js';
+import { cancelJob } from '../../lib/imports/job-repository.js';
 import { type ProcessorOptions, processImports, type WriteMode } from '../../lib/imports/processor.js';
 import { purgeFinishedJobs } from '../../lib/imports/processor-repository.js';
 import { loadReadings } from '../../lib/imports/reading-repository.js';
@@ -345,9 +346,11 @@ describe.each(['insert', 'load'] as const)('processImports writing with %s', (mo
   });
 
   it('a cancel during the run sticks: the batch in flight is rolled back and the job stays cancelled', async () => {
-    const { csv } = intervalCsv(3, 5); // 720 readings, 100 per batch
+    // 2,880 readings in batches of 100: plenty left to do when the cancel lands around the 4th batch.
+    const { csv, readings } = intervalCsv(3, 20);
     const second = await queueJob(testDb, { type: 'hh', csv });
     let calls = 0;
+    let cancelling: Promise<unknown> | undefined;
     const cancelled = await withConnection(testDb.config().db, (db) =>
       processImports(db, {
         leaseOwner: randomUUID(),
@@ -357,21 +360,18 @@ describe.each(['insert', 'load'] as const)('processImports writing with %s', (mo
         remainingMs: () => {
           calls++;
           if (calls === 10) {
-            // The API's cancel is one conditional UPDATE; issue it from another session mid-run.
-            void testDb.admin.query(
-              `UPDATE \`${testDb.name}\`.import_jobs SET status = 'cancelled', completed_at = NOW(3),
-                 lease_owner = NULL, lease_expires_at = NULL WHERE batch_id = ? AND status IN ('queued', 'processing')`,
-              [second.batchId],
-            );
+            // The API's own cancel (one conditional UPDATE), from another session, mid-run.
+            cancelling = withConnection(testDb.config().db, (db) => cancelJob(db, second.batchId));
           }
           return 60_000;
         },
       }),
     );
+    await cancelling;
     expect(cancelled[0]?.outcome).toBe('cancelled');
     const row = await readJob(testDb, second.batchId);
     expect(row.status).toBe('cancelled');
-    expect(row.checkpoint_row).toBeLessThan(720);
+    expect(row.checkpoint_row).toBeLessThan(readings);
     expect(row.checkpoint_row).toBeGreaterThan(0);
     expect((await readingLines(testDb)).length).toBe(row.checkpoint_row);
   });
