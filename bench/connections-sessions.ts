@@ -3,13 +3,10 @@
 
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 
-// A refused attempt (1226) shows in the processlist for a moment as Connect, Killed or Busy in state
-// "login" or "Writing to net" without holding a slot of the limit: only sessions past login count.
-const HELD_SESSIONS = `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST
-  WHERE USER = ? AND NOT (COMMAND IN ('Connect', 'Killed', 'Busy') AND STATE IN ('login', 'Writing to net'))`;
+import { HELD_SESSIONS_SQL } from '../test/helpers/database.js';
 
 export async function heldSessions(admin: Connection, user: string): Promise<number> {
-  const [rows] = await admin.query<RowDataPacket[]>(HELD_SESSIONS, [user]);
+  const [rows] = await admin.query<RowDataPacket[]>(HELD_SESSIONS_SQL, [user]);
   return Number(rows[0]?.n);
 }
 

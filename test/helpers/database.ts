@@ -13,6 +13,16 @@ export const ADMIN_CONNECTION = {
   password: process.env.TEST_DB_ROOT_PASSWORD ?? '',
 };
 
+/**
+ * A user's sessions that hold a slot of its connection limit. Some processlist rows do not: a refused
+ * attempt (1226) shows for a moment as Connect or Busy in state "login" or "Writing to net", and a
+ * session being torn down shows as Killed (e.g. "Killed/Rollback") after its slot was already given
+ * back — the server lets the next login in while that row is still listed.
+ */
+export const HELD_SESSIONS_SQL = `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST
+  WHERE USER = ? AND COMMAND <> 'Killed'
+    AND NOT (COMMAND IN ('Connect', 'Busy') AND STATE IN ('login', 'Writing to net'))`;
+
 export type TestDatabase = {
   readonly name: string;
   readonly user: string;
@@ -23,10 +33,7 @@ export type TestDatabase = {
   config(overrides?: Record<string, string>): Config;
   /** Sessions the app user holds right now (the processlist, as the monitor sees it). */
   sessionCount(): Promise<number>;
-  /**
-   * Sessions that passed login. A refused attempt (1226) shows in the processlist for a moment as
-   * Connect, Killed or Busy in state "login" or "Writing to net" without holding a slot of the limit.
-   */
+  /** Sessions holding a slot of the user's limit (see HELD_SESSIONS_SQL). */
   heldSessionCount(): Promise<number>;
   /** Polls until the app user holds `expected` sessions; returns the last count seen. */
   waitForSessions(expected: number, timeoutMs?: number): Promise<number>;
@@ -76,11 +83,7 @@ export async function createTestDatabase(
       }),
     sessionCount,
     async heldSessionCount() {
-      const [rows] = await admin.query<RowDataPacket[]>(
-        `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST
-          WHERE USER = ? AND NOT (COMMAND IN ('Connect', 'Killed', 'Busy') AND STATE IN ('login', 'Writing to net'))`,
-        [user],
-      );
+      const [rows] = await admin.query<RowDataPacket[]>(HELD_SESSIONS_SQL, [user]);
       return Number(rows[0]?.n);
     },
     async waitForSessions(expected, timeoutMs = 5000) {
