@@ -44,10 +44,27 @@ export function uniqueName(prefix: string): string {
   return `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`;
 }
 
+/** Where a test database lives: the shared server by default, or a disposable one. */
+export type TestServer = {
+  readonly host: string;
+  readonly port: number;
+  connectRoot(): Promise<Connection>;
+  /** False for a disposable server: it goes whole, so dropping only ends the root connection. */
+  readonly dropOnCleanup: boolean;
+};
+
+const SHARED_SERVER: TestServer = {
+  host: ADMIN_CONNECTION.host,
+  port: ADMIN_CONNECTION.port,
+  connectRoot: () => createConnection({ ...ADMIN_CONNECTION, multipleStatements: false }),
+  dropOnCleanup: true,
+};
+
 export async function createTestDatabase(
-  options: { maxUserConnections?: number } = {},
-): Promise<TestDatabase> {
-  const admin = await createConnection({ ...ADMIN_CONNECTION, multipleStatements: false });
+  options: { maxUserConnections?: number; server?: TestServer } = {},
+): Promise<TestDatabase & { reconnectAdmin(): Promise<void> }> {
+  const server = options.server ?? SHARED_SERVER;
+  let admin = await server.connectRoot();
   const name = uniqueName('t');
   const user = uniqueName('app').slice(0, 32);
   const password = randomBytes(12).toString('hex');
@@ -71,11 +88,13 @@ export async function createTestDatabase(
     name,
     user,
     password,
-    admin,
+    get admin() {
+      return admin;
+    },
     config: (overrides = {}) =>
       loadConfig({
-        DB_HOST: ADMIN_CONNECTION.host,
-        DB_PORT: String(ADMIN_CONNECTION.port),
+        DB_HOST: server.host,
+        DB_PORT: String(server.port),
         DB_NAME: name,
         DB_USER: user,
         DB_PASSWORD: password,
@@ -95,7 +114,16 @@ export async function createTestDatabase(
       }
       return count;
     },
+    /** Opens a new root connection (after a disposable server restarted, the old one is dead). */
+    async reconnectAdmin() {
+      await admin.end().catch(() => undefined);
+      admin = await server.connectRoot();
+    },
     async drop() {
+      if (!server.dropOnCleanup) {
+        await admin.end().catch(() => undefined);
+        return;
+      }
       // Kill what the user still holds so DROP USER cannot leave orphans behind a failed test.
       const [rows] = await admin.query<RowDataPacket[]>(
         'SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?',

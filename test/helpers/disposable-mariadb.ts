@@ -3,7 +3,6 @@
 // drops to the `mysql` user, so the temp dir is made traversable and the data dir belongs to mysql.
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -11,8 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type Connection, createConnection, type RowDataPacket } from 'mysql2/promise';
-import { type Config, loadConfig } from '../../lib/config.js';
-import type { TestDatabase } from './database.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
 
 const run = promisify(execFile);
 const HOST = '127.0.0.1';
@@ -178,81 +176,12 @@ export async function startDisposableMariaDb(): Promise<DisposableMariaDb> {
     stop: () => stopWith('SIGTERM'),
     crash: () => stopWith('SIGKILL'),
     connectRoot,
-    createDatabase: (options = {}) => createDisposableDatabase(connectRoot, port, options),
+    createDatabase: (options = {}) =>
+      createTestDatabase({ ...options, server: { host: HOST, port, connectRoot, dropOnCleanup: false } }),
     async destroy() {
       await stopWith('SIGKILL');
       process.removeListener('exit', killOnExit);
       await rm(baseDir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function createDisposableDatabase(
-  connectRoot: () => Promise<Connection>,
-  port: number,
-  options: { maxUserConnections?: number },
-): Promise<DisposableTestDatabase> {
-  let admin = await connectRoot();
-  const name = `t_${randomBytes(4).toString('hex')}`;
-  const user = `app_${randomBytes(4).toString('hex')}`;
-  const password = randomBytes(12).toString('hex');
-  await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
-  await admin.query(`CREATE USER ?@'%' IDENTIFIED BY ? WITH MAX_USER_CONNECTIONS ?`, [
-    user,
-    password,
-    options.maxUserConnections ?? 20,
-  ]);
-  await admin.query(`GRANT ALL PRIVILEGES ON \`${name}\`.* TO ?@'%'`, [user]);
-
-  const sessionCount = async (): Promise<number> => {
-    const [rows] = await admin.query<RowDataPacket[]>(
-      'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ?',
-      [user],
-    );
-    return Number(rows[0]?.n);
-  };
-
-  return {
-    name,
-    user,
-    password,
-    get admin() {
-      return admin;
-    },
-    config: (overrides: Record<string, string> = {}): Config =>
-      loadConfig({
-        DB_HOST: HOST,
-        DB_PORT: String(port),
-        DB_NAME: name,
-        DB_USER: user,
-        DB_PASSWORD: password,
-        ...overrides,
-      }),
-    sessionCount,
-    async heldSessionCount() {
-      const [rows] = await admin.query<RowDataPacket[]>(
-        `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST
-          WHERE USER = ? AND NOT (COMMAND IN ('Connect', 'Killed', 'Busy') AND STATE IN ('login', 'Writing to net'))`,
-        [user],
-      );
-      return Number(rows[0]?.n);
-    },
-    async waitForSessions(expected, timeoutMs = 5000) {
-      const until = Date.now() + timeoutMs;
-      let count = await sessionCount();
-      while (count !== expected && Date.now() < until) {
-        await sleep(25);
-        count = await sessionCount();
-      }
-      return count;
-    },
-    async reconnectAdmin() {
-      await admin.end().catch(() => undefined);
-      admin = await connectRoot();
-    },
-    async drop() {
-      // The whole server goes with destroy(); this only ends the root connection.
-      await admin.end().catch(() => undefined);
     },
   };
 }
