@@ -6,7 +6,7 @@ import { ConfigError } from '../lib/errors.js';
 import { logger } from '../lib/logger.js';
 import { compareWithBudget } from '../lib/monitor/budget-check.js';
 import { createMonitorMetrics, recordMonitorMetrics } from '../lib/monitor/metrics.js';
-import { type MonitorReport, pickThresholds, runMonitor } from '../lib/monitor/run-monitor.js';
+import { type MonitorReport, monitorInputFrom, runMonitor } from '../lib/monitor/run-monitor.js';
 import { resolveTargetUsers } from '../lib/monitor/target-users.js';
 import { type SecretCache, sharedSecretCache } from '../lib/secrets.js';
 
@@ -25,15 +25,7 @@ export function createMonitorHandler(config: Config, options: MonitorHandlerOpti
       const targetUsers = await resolveTargetUsers(monitor.targetUsers, secrets);
       const report = await withConnection(
         monitor.db,
-        (db) =>
-          runMonitor(db, {
-            targetUsers,
-            thresholds: pickThresholds(monitor),
-            killIdle: monitor.killIdle,
-            importSchema: monitor.importSchema,
-            now: new Date(),
-            log: logger,
-          }),
+        (db) => runMonitor(db, monitorInputFrom(monitor, targetUsers, logger)),
         { invocation: context, secrets },
       );
       recordMonitorMetrics(metrics, report, config.stage);

@@ -14,7 +14,7 @@ import {
 } from '../lib/monitor/cli-options.js';
 import type { AuditLog } from '../lib/monitor/kill-sessions.js';
 import { EXIT_STATUS, formatReport } from '../lib/monitor/report.js';
-import { pickThresholds, runMonitor } from '../lib/monitor/run-monitor.js';
+import { monitorInputFrom, runMonitor } from '../lib/monitor/run-monitor.js';
 import { resolveTargetUsers } from '../lib/monitor/target-users.js';
 import { sharedSecretCache } from '../lib/secrets.js';
 
@@ -42,15 +42,7 @@ try {
     const targetUsers = await resolveTargetUsers(monitor.targetUsers, secrets);
     const report = await withConnection(
       monitor.db,
-      (db) =>
-        runMonitor(db, {
-          targetUsers,
-          thresholds: pickThresholds(monitor),
-          killIdle: monitor.killIdle,
-          importSchema: monitor.importSchema,
-          now: new Date(),
-          log: stderrAudit,
-        }),
+      (db) => runMonitor(db, monitorInputFrom(monitor, targetUsers, stderrAudit)),
       { secrets },
     );
     const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;

@@ -1,6 +1,7 @@
 // One monitor run on the monitor's own connection: snapshot, usage and level, kills (or a dry run),
 // and the import queue's numbers. Shared by the Lambda handler and the operators' CLI.
 
+import type { MonitorConfig } from '../config.js';
 import type { Db } from '../db.js';
 import { isDriverError } from '../errors.js';
 import { type ImportQueueStats, importQueueHealth } from '../imports/job-repository.js';
@@ -75,6 +76,23 @@ export function pickThresholds(config: Thresholds): Thresholds {
     emergencyMaxIdleSeconds: config.emergencyMaxIdleSeconds,
     usageCautionPercent: config.usageCautionPercent,
     usageWarningPercent: config.usageWarningPercent,
+  };
+}
+
+/** The input of one run as the monitor's configuration describes it (handler and CLI alike). */
+export function monitorInputFrom(
+  config: MonitorConfig,
+  targetUsers: readonly string[],
+  log: AuditLog,
+  now: Date = new Date(),
+): MonitorInput {
+  return {
+    targetUsers,
+    thresholds: pickThresholds(config),
+    killIdle: config.killIdle,
+    importSchema: config.importSchema,
+    now,
+    log,
   };
 }
 
