@@ -4,10 +4,9 @@
 // exits non-zero if a session is left, the limit was passed, or an outcome was not the expected one.
 // Creates and drops its own database and user.
 
-import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { createConnection, type RowDataPacket } from 'mysql2/promise';
-import { loadConfig } from '../lib/config.js';
+import type { RowDataPacket } from 'mysql2/promise';
+import { createTestDatabase } from '../test/helpers/database.js';
 import { prepareSoakTable, runSoak } from './soak-workload.js';
 
 const INVOCATIONS = Number(process.env.SOAK_INVOCATIONS ?? 10_000);
@@ -15,36 +14,14 @@ const MAX_CONCURRENCY = 30;
 const USER_LIMIT = 10;
 const SEED = Number(process.env.SOAK_SEED ?? Date.now() % 1_000_000);
 
-const host = process.env.DB_HOST ?? '127.0.0.1';
-const port = Number(process.env.DB_PORT ?? 3306);
-const admin = await createConnection({
-  host,
-  port,
-  user: process.env.DB_ROOT_USER ?? 'root',
-  password: process.env.DB_ROOT_PASSWORD ?? '',
-});
-const suffix = randomBytes(3).toString('hex');
-const database = `soak_${suffix}`;
-const user = `soak_${suffix}`;
-const password = randomBytes(12).toString('hex');
+// The same helper the tests use: its own database and a user WITH MAX_USER_CONNECTIONS, dropped after.
+const testDb = await createTestDatabase({ maxUserConnections: USER_LIMIT });
+const { admin, name: database, user } = testDb;
 
 let failed = false;
 try {
-  await admin.query(`CREATE DATABASE \`${database}\``);
-  await admin.query(`CREATE USER ?@'%' IDENTIFIED BY ? WITH MAX_USER_CONNECTIONS ?`, [
-    user,
-    password,
-    USER_LIMIT,
-  ]);
-  await admin.query(`GRANT ALL ON \`${database}\`.* TO ?@'%'`, [user]);
   await prepareSoakTable(admin, database);
-  const config = loadConfig({
-    DB_HOST: host,
-    DB_PORT: String(port),
-    DB_NAME: database,
-    DB_USER: user,
-    DB_PASSWORD: password,
-  });
+  const config = testDb.config();
   const report = await runSoak({
     db: config.db,
     invocations: INVOCATIONS,
@@ -75,8 +52,6 @@ try {
   for (const line of report.unexpected) console.log(`unexpected: ${line}`);
   failed = report.sessionsAfter !== 0 || report.peakSessions > USER_LIMIT || report.unexpectedCount > 0;
 } finally {
-  await admin.query(`DROP USER IF EXISTS ?@'%'`, [user]);
-  await admin.query(`DROP DATABASE IF EXISTS \`${database}\``);
-  await admin.end();
+  await testDb.drop();
 }
 if (failed) process.exitCode = 1;

@@ -4,7 +4,7 @@ import { type Config, loadConfig } from '../lib/config.js';
 import { type RunWithDb, withConnection } from '../lib/db.js';
 import { healthResponse } from '../lib/health/report.js';
 import { createRouter, errorResponse, type HttpResponse, parseRequest, withCors } from '../lib/http.js';
-import { importJobRoutes } from '../lib/imports/job-routes.js';
+import { importJobRoutes, type RequestContext } from '../lib/imports/job-routes.js';
 import { logger } from '../lib/logger.js';
 import { type SecretCache, sharedSecretCache } from '../lib/secrets.js';
 
@@ -19,17 +19,18 @@ export function createApiHandler(config: Config, options: { secrets?: SecretCach
       settings: ['API_TOKENS_SECRET_ID', 'API_TOKEN_HASHES'],
     });
   }
+  // Routes are compiled once per execution environment; only the request context is per invocation.
+  const route = createRouter<RequestContext>([
+    { method: 'GET', pattern: '/api/health', handle: (_request, { runWithDb }) => healthResponse(runWithDb) },
+    ...importJobRoutes({ authenticate: authenticator.authenticate, limits: config.api }),
+  ]);
   return async (event: APIGatewayProxyEventV2, context: Context): Promise<HttpResponse> => {
     const request = parseRequest(event);
     // Every route calls this at most once: one connection per request, opened after authentication.
     const runWithDb: RunWithDb = (work) => withConnection(config.db, work, { invocation: context });
-    const route = createRouter([
-      { method: 'GET', pattern: '/api/health', handle: () => healthResponse(runWithDb) },
-      ...importJobRoutes({ authenticate: authenticator.authenticate, runWithDb, limits: config.api }),
-    ]);
     let response: HttpResponse;
     try {
-      response = await route(request);
+      response = await route(request, { runWithDb });
     } catch (error) {
       response = errorResponse(error, request.requestId);
     }

@@ -72,14 +72,22 @@ export function errorResponse(error: unknown, requestId: string): HttpResponse {
   return json(500, { error: 'Internal server error', request_id: requestId });
 }
 
-export type RouteHandler = (request: HttpRequest) => Promise<HttpResponse>;
-export type Route = { readonly method: string; readonly pattern: string; readonly handle: RouteHandler };
+/** C is what a handler gets per request besides the request itself (e.g. its way to the database). */
+export type RouteHandler<C> = (request: HttpRequest, context: C) => Promise<HttpResponse>;
+export type Route<C> = {
+  readonly method: string;
+  readonly pattern: string;
+  readonly handle: RouteHandler<C>;
+};
 
-type CompiledRoute = Route & { readonly regex: RegExp; readonly names: readonly string[] };
+type CompiledRoute<C> = Route<C> & { readonly regex: RegExp; readonly names: readonly string[] };
 
 /** A tiny router over `/path/{param}` patterns: 404 for an unknown path, 405 (with Allow) for a wrong method. */
-export function createRouter(routes: readonly Route[]): (request: HttpRequest) => Promise<HttpResponse> {
-  const compiled: CompiledRoute[] = routes.map((route) => {
+/** Compile once (cold start); the returned function routes each request with its own context. */
+export function createRouter<C>(
+  routes: readonly Route<C>[],
+): (request: HttpRequest, context: C) => Promise<HttpResponse> {
+  const compiled: CompiledRoute<C>[] = routes.map((route) => {
     const names: string[] = [];
     const source = route.pattern
       .split('/')
@@ -92,7 +100,7 @@ export function createRouter(routes: readonly Route[]): (request: HttpRequest) =
       .join('/');
     return { ...route, regex: new RegExp(`^${source}/?$`), names };
   });
-  return async (request) => {
+  return async (request, context) => {
     const allowed: string[] = [];
     for (const route of compiled) {
       const match = route.regex.exec(request.path);
@@ -105,7 +113,7 @@ export function createRouter(routes: readonly Route[]): (request: HttpRequest) =
       route.names.forEach((name, index) => {
         params[name] = decodePathSegment(match[index + 1] ?? '');
       });
-      return route.handle({ ...request, params });
+      return route.handle({ ...request, params }, context);
     }
     if (allowed.length > 0) {
       throw new HttpError(

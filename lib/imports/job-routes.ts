@@ -21,42 +21,60 @@ import { parseUpload, type UploadLimits, type UploadRequest } from './upload.js'
 
 export type JobRouteDeps = {
   readonly authenticate: (headers: Readonly<Record<string, string>>) => Promise<void>;
-  readonly runWithDb: RunWithDb;
   readonly limits: UploadLimits;
   readonly newBatchId?: () => string;
 };
 
+/** What each request brings: withConnection bound to that invocation. */
+export type RequestContext = { readonly runWithDb: RunWithDb };
+
 export const JOBS_PATH = '/api/import/jobs';
 
-export function importJobRoutes(deps: JobRouteDeps): Route[] {
+export function importJobRoutes(deps: JobRouteDeps): Route<RequestContext>[] {
   const authed =
-    (handle: RouteHandler): RouteHandler =>
-    async (request) => {
+    (handle: RouteHandler<RequestContext>): RouteHandler<RequestContext> =>
+    async (request, context) => {
       await deps.authenticate(request.headers);
-      return handle(request);
+      return handle(request, context);
     };
   return [
-    { method: 'POST', pattern: JOBS_PATH, handle: authed((request) => submitJob(request, deps)) },
-    { method: 'GET', pattern: JOBS_PATH, handle: authed((request) => listJobPage(request, deps)) },
-    { method: 'GET', pattern: `${JOBS_PATH}/{batchId}`, handle: authed((request) => showJob(request, deps)) },
+    {
+      method: 'POST',
+      pattern: JOBS_PATH,
+      handle: authed((request, { runWithDb }) => submitJob(request, runWithDb, deps)),
+    },
+    {
+      method: 'GET',
+      pattern: JOBS_PATH,
+      handle: authed((request, { runWithDb }) => listJobPage(request, runWithDb)),
+    },
+    {
+      method: 'GET',
+      pattern: `${JOBS_PATH}/{batchId}`,
+      handle: authed((request, { runWithDb }) => showJob(request, runWithDb)),
+    },
     {
       method: 'POST',
       pattern: `${JOBS_PATH}/{batchId}/cancel`,
-      handle: authed((request) => transition(request, deps, 'cancel')),
+      handle: authed((request, { runWithDb }) => transition(request, runWithDb, 'cancel')),
     },
     {
       method: 'POST',
       pattern: `${JOBS_PATH}/{batchId}/retry`,
-      handle: authed((request) => transition(request, deps, 'retry')),
+      handle: authed((request, { runWithDb }) => transition(request, runWithDb, 'retry')),
     },
   ];
 }
 
 /** 202 for a new job; 200 (and `Idempotent-Replayed: true`) when the Idempotency-Key names an existing one. */
-async function submitJob(request: HttpRequest, deps: JobRouteDeps): Promise<HttpResponse> {
+async function submitJob(
+  request: HttpRequest,
+  runWithDb: RunWithDb,
+  deps: JobRouteDeps,
+): Promise<HttpResponse> {
   const upload = await parseUpload(request, deps.limits);
   const batchId = (deps.newBatchId ?? randomUUID)();
-  const result = await deps.runWithDb((db) => createOrReplay(db, upload, batchId));
+  const result = await runWithDb((db) => createOrReplay(db, upload, batchId));
   if (result.outcome === 'key-in-use') {
     throw new HttpError(409, 'The job for this Idempotency-Key changed while the request ran; retry it');
   }
@@ -92,9 +110,9 @@ async function createOrReplay(db: Db, upload: UploadRequest, batchId: string): P
   });
 }
 
-async function listJobPage(request: HttpRequest, deps: JobRouteDeps): Promise<HttpResponse> {
+async function listJobPage(request: HttpRequest, runWithDb: RunWithDb): Promise<HttpResponse> {
   const query = parseListQuery(request.query);
-  const rows = await deps.runWithDb((db) => listJobs(db, query));
+  const rows = await runWithDb((db) => listJobs(db, query));
   const page = rows.slice(0, query.limit);
   const last = page[page.length - 1];
   const nextCursor =
@@ -104,20 +122,20 @@ async function listJobPage(request: HttpRequest, deps: JobRouteDeps): Promise<Ht
   return json(200, { jobs: page.map(toJobView), count: page.length, next_cursor: nextCursor });
 }
 
-async function showJob(request: HttpRequest, deps: JobRouteDeps): Promise<HttpResponse> {
+async function showJob(request: HttpRequest, runWithDb: RunWithDb): Promise<HttpResponse> {
   const batchId = parseBatchId(request.params.batchId);
-  const job = await deps.runWithDb((db) => findJobByBatchId(db, batchId));
+  const job = await runWithDb((db) => findJobByBatchId(db, batchId));
   if (job === null) throw jobNotFound();
   return json(200, toJobView(job));
 }
 
 async function transition(
   request: HttpRequest,
-  deps: JobRouteDeps,
+  runWithDb: RunWithDb,
   action: 'cancel' | 'retry',
 ): Promise<HttpResponse> {
   const batchId = parseBatchId(request.params.batchId);
-  const result: JobTransition = await deps.runWithDb((db) =>
+  const result: JobTransition = await runWithDb((db) =>
     action === 'cancel' ? cancelJob(db, batchId) : retryJob(db, batchId),
   );
   if (result.outcome === 'not-found') throw jobNotFound();

@@ -94,20 +94,30 @@ function isConnectionLost(error: unknown): boolean {
   return isDriverError(error) && error.fatal === true;
 }
 
+function jobOutcome(
+  job: ClaimedJob,
+  kind: JobOutcome['outcome'],
+  tally: ImportTally,
+  detail: string | undefined,
+): JobOutcome {
+  return {
+    batchId: job.batchId,
+    outcome: kind,
+    processedRows: tally.processed,
+    importedRows: tally.imported,
+    failedRows: tally.failed,
+    ...(detail === undefined ? {} : { detail }),
+  };
+}
+
 async function processJob(
   db: Db,
   job: ClaimedJob,
   options: ProcessorOptions,
   bulkLoad: boolean,
 ): Promise<JobOutcome> {
-  const outcome = (kind: JobOutcome['outcome'], tally: ImportTally | null, detail?: string): JobOutcome => ({
-    batchId: job.batchId,
-    outcome: kind,
-    processedRows: tally?.processed ?? 0,
-    importedRows: tally?.imported ?? 0,
-    failedRows: tally?.failed ?? 0,
-    ...(detail === undefined ? {} : { detail }),
-  });
+  const outcome = (kind: JobOutcome['outcome'], tally: ImportTally | null, detail?: string) =>
+    jobOutcome(job, kind, tally ?? emptyTally(), detail);
   if (job.recovered && job.retryCount > job.maxRetries) {
     const message = `The import was interrupted ${job.retryCount} times without finishing`;
     await failJobPermanently(db, job, options.leaseOwner, message);
@@ -145,14 +155,7 @@ async function importJobFile(
   bulkLoad: boolean,
 ): Promise<JobOutcome> {
   const tally = job.tally ?? emptyTally();
-  const result = (kind: JobOutcome['outcome'], detail?: string): JobOutcome => ({
-    batchId: job.batchId,
-    outcome: kind,
-    processedRows: tally.processed,
-    importedRows: tally.imported,
-    failedRows: tally.failed,
-    ...(detail === undefined ? {} : { detail }),
-  });
+  const result = (kind: JobOutcome['outcome'], detail?: string) => jobOutcome(job, kind, tally, detail);
   if (!job.dryRun && job.defaultSiteId !== null && !(await siteExists(db, job.defaultSiteId))) {
     const message = `metadata.default_site_id ${job.defaultSiteId} does not exist`;
     await failJobPermanently(db, job, options.leaseOwner, message);

@@ -174,16 +174,27 @@ const CELL_PROBLEM_ADJECTIVES: Readonly<Record<DecimalProblem, string>> = {
   'too-large': 'Out-of-range',
 };
 
+/** The meter code and date a matrix or daily record starts with, or the result to return instead. */
+function readMeterDay(
+  fields: readonly string[],
+  columns: { readonly meter: number; readonly date: number },
+): { kind: 'ok'; meterCode: string; date: string } | ReadingRecordResult {
+  const meterCode = parseMeterCode(cell(fields, columns.meter));
+  if (!meterCode.ok) return isBlankRecord(fields) ? BLANK : rowError(meterCode.reason);
+  const dateText = cell(fields, columns.date);
+  if (dateText.trim() === '') return rowError('Missing date value');
+  const date = parseDate(dateText);
+  if (!date.ok) return rowError('Invalid date value');
+  return { kind: 'ok', meterCode: meterCode.value, date: date.value };
+}
+
 /** One meter-day per record: HHp becomes a reading at (p − 1) × 30 min; empty cells are skipped. */
 function compileMatrixMapper(layout: HhMatrixLayout): ReadingMapper {
   const { columns, defaultUnit, periodColumns } = layout;
   return (fields) => {
-    const meterCode = parseMeterCode(cell(fields, columns.meter));
-    if (!meterCode.ok) return isBlankRecord(fields) ? BLANK : rowError(meterCode.reason);
-    const dateText = cell(fields, columns.date);
-    if (dateText.trim() === '') return rowError('Missing date value');
-    const date = parseDate(dateText);
-    if (!date.ok) return rowError('Invalid date value');
+    const meterDay = readMeterDay(fields, columns);
+    if (meterDay.kind !== 'ok') return meterDay;
+    const { meterCode, date } = meterDay;
     const context = readRowContext(fields, columns, defaultUnit);
     if (!context.ok) return rowError(context.reason);
     const shift = unitShift(context.value.unit);
@@ -198,8 +209,8 @@ function compileMatrixMapper(layout: HhMatrixLayout): ReadingMapper {
         return rowError(`${adjective} value ${quoteValue(text.trim())} in column ${column.header}`);
       }
       rows.push({
-        meterCode: meterCode.value,
-        readingDate: date.value,
+        meterCode,
+        readingDate: date,
         readingTime: periodStartTime(column.period),
         periodNumber: column.period,
         valueKwh: scaled.value,
@@ -215,12 +226,9 @@ function compileMatrixMapper(layout: HhMatrixLayout): ReadingMapper {
 function compileDailyMapper(layout: DailyLayout): ReadingMapper {
   const { columns, defaultUnit } = layout;
   return (fields) => {
-    const meterCode = parseMeterCode(cell(fields, columns.meter));
-    if (!meterCode.ok) return isBlankRecord(fields) ? BLANK : rowError(meterCode.reason);
-    const dateText = cell(fields, columns.date);
-    if (dateText.trim() === '') return rowError('Missing date value');
-    const date = parseDate(dateText);
-    if (!date.ok) return rowError('Invalid date value');
+    const meterDay = readMeterDay(fields, columns);
+    if (meterDay.kind !== 'ok') return meterDay;
+    const { meterCode, date } = meterDay;
     const valueText = cell(fields, columns.value);
     if (valueText.trim() === '') return rowError('Missing reading value');
     const context = readRowContext(fields, columns, defaultUnit);
@@ -231,8 +239,8 @@ function compileDailyMapper(layout: DailyLayout): ReadingMapper {
       kind: 'rows',
       rows: [
         {
-          meterCode: meterCode.value,
-          readingDate: date.value,
+          meterCode,
+          readingDate: date,
           readingTime: '00:00:00',
           periodNumber: null,
           valueKwh: valueKwh.value,

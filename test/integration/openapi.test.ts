@@ -144,7 +144,6 @@ describe('openapi.yaml', () => {
   it('declares exactly the routes the router serves, and the router allows exactly the declared methods', async () => {
     const routes = importJobRoutes({
       authenticate: async () => undefined,
-      runWithDb: () => Promise.reject(new Error('not called')),
       limits: { maxUploadBytes: 1, maxDecompressedBytes: 1 },
     }).map((route) => `${route.method} ${route.pattern}`);
     // GET /api/health is the one route functions/api.ts adds itself.
