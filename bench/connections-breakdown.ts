@@ -1,16 +1,17 @@
 // Where withConnection's time goes compared with raw mysql2: the same sequential primary-key read as
-// four steps from the floor up (raw → raw with our connection options → plus our SET SESSION → the
-// real withConnection), interleaved per round, with connect / SET / query / end timed separately.
+// five steps from mysql2's defaults up (raw → our connection options → a small prepared-statement
+// cache → our SET SESSION → the real withConnection), interleaved per round, with connect / SET /
+// query / end timed separately.
 
 import { createConnection } from 'mysql2/promise';
 import { loadConfig } from '../lib/config.js';
-import { withConnection } from '../lib/db.js';
+import { PREPARED_STATEMENT_CACHE, withConnection } from '../lib/db.js';
 import { type Credentials, PK_READ } from './connections-clients.js';
 
 export type Breakdown = {
   /** p50 ms of each step, in order. */
   readonly steps: ReadonlyArray<{ readonly step: string; readonly p50Ms: number }>;
-  /** p50 ms of each phase of step 3. */
+  /** p50 ms of each phase of step 4. */
   readonly phases: Readonly<Record<'connect' | 'setSession' | 'query' | 'end', number>>;
 };
 
@@ -24,7 +25,7 @@ export async function measureBreakdown(credentials: Credentials, rounds: number)
     DB_USER: credentials.user,
     DB_PASSWORD: credentials.password,
   });
-  // The options lib/db.ts connectOnce passes, so step 2 isolates their cost from the extra statement.
+  // The options lib/db.ts connectOnce passes, so steps 2 and 3 isolate their cost from the statement.
   const ourOptions = {
     ...credentials,
     charset: 'UTF8MB4_UNICODE_CI',
@@ -33,6 +34,7 @@ export async function measureBreakdown(credentials: Credentials, rounds: number)
     connectTimeout: config.db.connectTimeoutMs,
     connectAttributes: { program_name: config.db.programName },
   };
+  const ourOptionsWithCache = { ...ourOptions, maxPreparedStatements: PREPARED_STATEMENT_CACHE };
   const phases: Phases = { connect: [], setSession: [], query: [], end: [] };
 
   const steps: Array<{ step: string; run: (record: boolean) => Promise<void>; samples: number[] }> = [
@@ -55,11 +57,20 @@ export async function measureBreakdown(credentials: Credentials, rounds: number)
       },
     },
     {
-      step: '3 + SET SESSION wait_timeout, time_zone',
+      step: `3 + statement cache of ${PREPARED_STATEMENT_CACHE} (mysql2: 16,000)`,
+      samples: [],
+      run: async () => {
+        const connection = await createConnection(ourOptionsWithCache);
+        await connection.query(PK_READ, [1]);
+        await connection.end();
+      },
+    },
+    {
+      step: '4 + SET SESSION wait_timeout, time_zone',
       samples: [],
       run: async (record) => {
         const t0 = performance.now();
-        const connection = await createConnection(ourOptions);
+        const connection = await createConnection(ourOptionsWithCache);
         const t1 = performance.now();
         await connection.query("SET SESSION wait_timeout = ?, time_zone = '+00:00'", [
           config.db.sessionWaitTimeoutSeconds,
@@ -78,7 +89,7 @@ export async function measureBreakdown(credentials: Credentials, rounds: number)
       },
     },
     {
-      step: '4 withConnection',
+      step: '5 withConnection',
       samples: [],
       run: async () => {
         await withConnection(config.db, (db) => db.query(PK_READ, [1]));

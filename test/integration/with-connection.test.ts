@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { withConnection } from '../../lib/db.js';
+import { PREPARED_STATEMENT_CACHE, withConnection } from '../../lib/db.js';
 import { ConnectionLimitError, DatabaseError, DeadlineExceededError } from '../../lib/errors.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { fakeContext } from '../helpers/lambda.js';
@@ -44,6 +44,17 @@ describe('withConnection', () => {
       return rows[0];
     });
     expect(row).toEqual({ waitTimeout: 17, timeZone: '+00:00', collation: 'utf8mb4_unicode_ci' });
+  });
+
+  it('keeps a small prepared-statement cache and closes what it evicts on the server', async () => {
+    const distinct = PREPARED_STATEMENT_CACHE + 8;
+    const closed = await withConnection(testDb.config().db, async (db) => {
+      for (let i = 0; i < distinct; i++) await db.execute(`SELECT ? + ${i} AS n`, [1]);
+      const [rows] = await db.query<RowDataPacket[]>("SHOW SESSION STATUS LIKE 'Com_stmt_close'");
+      return Number(rows[0]?.Value);
+    });
+    expect(closed).toBe(distinct - PREPARED_STATEMENT_CACHE);
+    expect(await testDb.waitForSessions(0)).toBe(0);
   });
 
   it('rethrows the error the work throws and ends the session', async () => {
