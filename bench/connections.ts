@@ -9,8 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
-import { ConnectionLimitError } from '../lib/errors.js';
 import { measureBreakdown, percentile } from './connections-breakdown.js';
+import { countError, runBurst } from './connections-burst.js';
 import {
   type Client,
   type Credentials,
@@ -18,7 +18,7 @@ import {
   type Environment,
   openIdealPool,
 } from './connections-clients.js';
-import { endAllSessions, heldSessions, samplePeakSessions, sleep } from './connections-sessions.js';
+import { endAllSessions, heldSessions, sleep } from './connections-sessions.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1000);
 const WARMUP_ROUNDS = 100;
@@ -80,21 +80,6 @@ function parseSettings(text: string): Record<string, string> {
   return settings;
 }
 
-function errorLabel(error: unknown): string {
-  if (error instanceof ConnectionLimitError) return `ConnectionLimitError ${error.errno}`;
-  if (error instanceof Error && 'code' in error && typeof error.code === 'string') return error.code;
-  if (error instanceof Error && /max_user_connections/.test(error.message)) {
-    // serverless-mysql rethrows `new Error(e)`: the code is lost, only the text says what happened.
-    return 'Error without code ("max_user_connections")';
-  }
-  return error instanceof Error ? error.name : String(error);
-}
-
-function count(errors: Map<string, number>, error: unknown): void {
-  const label = errorLabel(error);
-  errors.set(label, (errors.get(label) ?? 0) + 1);
-}
-
 async function sequential(): Promise<Row[]> {
   const runs = await Promise.all(
     CLIENTS.map(async (client, index) => {
@@ -118,7 +103,7 @@ async function sequential(): Promise<Row[]> {
         await run.environment.invoke({ id: 1 + ((round + WARMUP_ROUNDS) % ITEMS), holdMs: 0 });
         if (round >= 0) run.samples.push(performance.now() - startedMs);
       } catch (error) {
-        if (round >= 0) count(run.errors, error);
+        if (round >= 0) countError(run.errors, error);
       }
     }
   }
@@ -140,45 +125,24 @@ async function sequential(): Promise<Row[]> {
   return rows;
 }
 
-/** BURST_INVOCATIONS invocations pulled by BURST_CONCURRENCY environments, one at a time each. */
 async function burst(
   client: string,
   credentials: Credentials,
   environments: readonly Environment[],
 ): Promise<Row> {
-  const errors = new Map<string, number>();
-  let next = 0;
-  let ok = 0;
-  const sampler = samplePeakSessions(admin, credentials.user);
-  const startedMs = performance.now();
-  await Promise.all(
-    Array.from({ length: BURST_CONCURRENCY }, async (_, worker) => {
-      const environment = environments[worker % environments.length];
-      if (environment === undefined) return;
-      for (let id = next++; id < BURST_INVOCATIONS; id = next++) {
-        try {
-          await environment.invoke({ id: 1 + id, holdMs: BURST_HOLD_MS });
-          ok++;
-        } catch (error) {
-          count(errors, error);
-        }
-      }
-    }),
-  );
-  const wallMs = performance.now() - startedMs;
-  const peak = await sampler.stop();
-  await sleep(AFTER_MS);
-  const openAfter = await heldSessions(admin, credentials.user);
-  await Promise.all(environments.map((environment) => environment.release()));
-  await endAllSessions(admin, credentials.user);
+  const result = await runBurst({
+    admin,
+    user: credentials.user,
+    environments,
+    invocations: BURST_INVOCATIONS,
+    concurrency: BURST_CONCURRENCY,
+    holdMs: BURST_HOLD_MS,
+    afterMs: AFTER_MS,
+  });
   return {
     workload: `(b) burst ${BURST_INVOCATIONS} at concurrency ${BURST_CONCURRENCY}, limit ${USER_LIMIT}, hold ${BURST_HOLD_MS} ms`,
     client,
-    ok,
-    errors,
-    peak,
-    openAfter,
-    wallMs,
+    ...result,
   };
 }
 
@@ -209,7 +173,7 @@ async function frozen(client: Client, index: number): Promise<Row> {
       await environment.invoke({ id: 1 + i, holdMs: 0 });
       ok++;
     } catch (error) {
-      count(errors, error);
+      countError(errors, error);
     }
   }
   await sleep(FROZEN_WAIT_MS);
@@ -348,7 +312,7 @@ try {
   );
   const { connect, setSession, query, end } = breakdown.phases;
   console.log(
-    `Step 3 by phase: connect ${connect.toFixed(3)}, SET SESSION ${setSession.toFixed(3)}, ` +
+    `Step 4 by phase: connect ${connect.toFixed(3)}, SET SESSION ${setSession.toFixed(3)}, ` +
       `query ${query.toFixed(3)}, end ${end.toFixed(3)} ms`,
   );
   console.log(`\nTotal bench time: ${((performance.now() - startedMs) / 1000).toFixed(1)} s`);
