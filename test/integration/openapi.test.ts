@@ -194,7 +194,7 @@ describe('GET /api/health', () => {
         context: shortInvocation(),
         heldSessions: MAX_USER_CONNECTIONS,
       });
-      expect(response.headers?.['retry-after']).toBe('2');
+      expect(response.headers?.['retry-after']).toBe('1');
     } finally {
       await release(held);
     }
