@@ -74,18 +74,31 @@ export async function withConnection<T>(
     options.invocation === undefined
       ? undefined
       : startedAtMs + options.invocation.getRemainingTimeInMillis() - config.deadlineMarginMs;
-  const connection = await openConnection(
+  const session = await openSession(
     config,
     deadlineAtMs ?? startedAtMs + config.connectRetryBudgetMs,
     options,
   );
   try {
-    return await runWithinDeadline(connection, work, deadlineAtMs);
+    return await runWithinDeadline(session, work, deadlineAtMs);
   } catch (error) {
     throw isDriverError(error) ? toDatabaseError(error) : error;
   } finally {
-    await closeConnection(connection);
+    await closeSession(session);
   }
+}
+
+/** One open connection, and what withConnection knows of its socket. */
+type Session = {
+  readonly connection: Connection;
+  /** Settles once the server has closed its side of the socket (after QUIT, a KILL or a restart). */
+  readonly serverClosed: Promise<void>;
+  destroyed: boolean;
+};
+
+function destroySession(session: Session): void {
+  session.destroyed = true;
+  session.connection.destroy();
 }
 
 type Credentials = { user: string; password: string; host: string; port: number; database: string };
@@ -114,11 +127,11 @@ async function resolveCredentials(
   };
 }
 
-async function openConnection(
+async function openSession(
   config: DbConfig,
   retryUntilMs: number,
   options: WithConnectionOptions,
-): Promise<Connection> {
+): Promise<Session> {
   const secrets = options.secrets ?? sharedSecretCache(config.secretCacheTtlMs);
   const random = options.random ?? Math.random;
   let refreshedSecret = false;
@@ -163,7 +176,7 @@ async function connectOnce(
   config: DbConfig,
   credentials: Credentials,
   retryUntilMs: number,
-): Promise<Connection> {
+): Promise<Session> {
   const connection = await createConnection({
     host: credentials.host,
     port: credentials.port,
@@ -182,6 +195,7 @@ async function connectOnce(
   connection.on('error', (error: unknown) => {
     logger.warn('database connection error', { errorCode: driverCode(error) });
   });
+  const serverClosed = new Promise<void>((resolve) => connection.once('end', () => resolve()));
   try {
     // The server closes this session by itself if the invocation freezes or dies before `finally`.
     await connection.query("SET SESSION wait_timeout = ?, time_zone = '+00:00'", [
@@ -191,15 +205,15 @@ async function connectOnce(
     connection.destroy();
     throw error;
   }
-  return connection;
+  return { connection, serverClosed, destroyed: false };
 }
 
 async function runWithinDeadline<T>(
-  connection: Connection,
+  session: Session,
   work: (db: Db) => Promise<T>,
   deadlineAtMs: number | undefined,
 ): Promise<T> {
-  const running = work(connection);
+  const running = work(session.connection);
   if (deadlineAtMs === undefined) return running;
   let timer: NodeJS.Timeout | undefined;
   const budgetMs = Math.max(0, deadlineAtMs - Date.now());
@@ -207,7 +221,7 @@ async function runWithinDeadline<T>(
     timer = setTimeout(() => {
       // Lambda is about to stop this invocation: close the socket now rather than leave the session
       // behind; the server then ends it. The abandoned work's late rejection is swallowed below.
-      connection.destroy();
+      destroySession(session);
       reject(new DeadlineExceededError(budgetMs));
     }, budgetMs);
   });
@@ -219,21 +233,25 @@ async function runWithinDeadline<T>(
   }
 }
 
-async function closeConnection(connection: Connection): Promise<void> {
+async function closeSession(session: Session): Promise<void> {
+  if (session.destroyed) return;
   let timer: NodeJS.Timeout | undefined;
+  const tooLong = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`end() took longer than ${END_TIMEOUT_MS} ms`)),
+      END_TIMEOUT_MS,
+    );
+  });
   try {
-    await Promise.race([
-      connection.end(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`end() took longer than ${END_TIMEOUT_MS} ms`)),
-          END_TIMEOUT_MS,
-        );
-      }),
-    ]);
+    await Promise.race([session.connection.end(), tooLong]);
+    // mysql2's end() resolves once QUIT is written. The server gives the session's slot of the user's
+    // limit back before it closes the socket, so waiting for that close means the slot is free when
+    // withConnection returns: a connect right after (the environment's next invocation) is not
+    // refused for the session this one just ended.
+    await Promise.race([session.serverClosed, tooLong]);
   } catch (error) {
     // A cleanup failure never replaces the work's result or error; the socket still goes.
-    connection.destroy();
+    destroySession(session);
     logger.warn('connection end failed; destroyed it', { errorCode: driverCode(error) });
   } finally {
     clearTimeout(timer);

@@ -57,6 +57,34 @@ describe('withConnection', () => {
     expect(await testDb.waitForSessions(0)).toBe(0);
   });
 
+  it('returns only once the server has given the slot back: invocations at the limit are never refused', async () => {
+    // Any refusal fails at once: the first retry delay (999 ms) would pass the deadline (500 ms away).
+    const config = testDb.config({ DB_CONNECT_RETRY_BASE_MS: '1000', DB_CONNECT_RETRY_CAP_MS: '1000' });
+    const invokeBackToBack = async (): Promise<string[]> => {
+      const failures: string[] = [];
+      for (let i = 0; i < 60; i++) {
+        const options = { invocation: fakeContext(1500), random: () => 0.999 };
+        await withConnection(config.db, (db) => db.query('SELECT SLEEP(0.02)'), options).catch(
+          (error: unknown) => {
+            failures.push(error instanceof Error ? error.name : String(error));
+          },
+        );
+      }
+      return failures;
+    };
+    // As many environments as the user's limit, each invoked again as soon as it returns, while an
+    // operator reads the processlist (which slows the server's teardown of a quitting session).
+    let polling = true;
+    const poller = (async () => {
+      while (polling) await testDb.sessionCount();
+    })();
+    const failures = await Promise.all(Array.from({ length: LIMIT }, invokeBackToBack));
+    polling = false;
+    await poller;
+    expect(failures.flat()).toEqual([]);
+    expect(await testDb.waitForSessions(0)).toBe(0);
+  });
+
   it('rethrows the error the work throws and ends the session', async () => {
     const failure = new Error('work failed');
     await expect(
