@@ -22,9 +22,9 @@ export type DbConfig = {
   /**
    * Full-jitter backoff between connects refused for a connection limit. Short on purpose: a slot frees
    * when another invocation ends (tens of ms for the API), and a waiter that sleeps seconds misses it
-   * (a 2 s cap made a burst 2.5x slower than a shared pool, 50 ms 1.26x: `npm run bench:backoff`).
+   * (with a 2 s cap a burst took about 2.5x a shared pool's time, with 50 ms about 1.25x: `npm run bench:backoff`).
    * A refused login costs the server under 0.1 ms of CPU, so a waiter polling at the cap costs it
-   * about 0.3 % of a core.
+   * about 0.4 % of a core.
    */
   readonly connectRetryBaseMs: number;
   readonly connectRetryCapMs: number;

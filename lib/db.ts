@@ -59,7 +59,7 @@ const END_TIMEOUT_MS = 2000;
 /**
  * mysql2 gives every connection a prepared-statement LRU of 16,000 slots by default, allocated up front
  * (four 16,000-element arrays): on a connection that lives for one invocation that allocation and its
- * garbage cost about twice the CPU of the rest of the connect (bench:connections prints it). Nothing
+ * garbage cost more than twice the CPU of the rest of the connect (bench:backoff prints it). Nothing
  * here prepares statements today; 32 leaves room for an invocation's distinct ones if work does.
  */
 export const PREPARED_STATEMENT_CACHE = 32;
