@@ -56,6 +56,8 @@ export async function retryOnDeadlock<T>(statement: () => Promise<T>): Promise<T
 export const CONNECTION_LIMIT_ERRNOS: ReadonlySet<number> = new Set([1040, 1203, 1226]);
 const ACCESS_DENIED_ERRNO = 1045;
 const END_TIMEOUT_MS = 2000;
+/** A healthy server closes the socket well under a millisecond after QUIT; past this, stop waiting. */
+const SERVER_CLOSE_WAIT_MS = 250;
 /**
  * mysql2 gives every connection a prepared-statement LRU of 16,000 slots by default, allocated up front
  * (four 16,000-element arrays): on a connection that lives for one invocation that allocation and its
@@ -82,10 +84,17 @@ export async function withConnection<T>(
   try {
     return await runWithinDeadline(session, work, deadlineAtMs);
   } catch (error) {
+    // After a fatal error (connection lost, server shutdown) mysql2 has dropped the socket: nothing to end.
+    if (isFatalDriverError(error)) destroySession(session);
     throw isDriverError(error) ? toDatabaseError(error) : error;
   } finally {
     await closeSession(session);
   }
+}
+
+/** mysql2 marks errors after which the connection is unusable (lost, killed, closed) as fatal. */
+function isFatalDriverError(error: unknown): boolean {
+  return error instanceof Error && (error as { fatal?: unknown }).fatal === true;
 }
 
 /** One open connection, and what withConnection knows of its socket. */
@@ -235,24 +244,29 @@ async function runWithinDeadline<T>(
 
 async function closeSession(session: Session): Promise<void> {
   if (session.destroyed) return;
-  let timer: NodeJS.Timeout | undefined;
-  const tooLong = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`end() took longer than ${END_TIMEOUT_MS} ms`)),
-      END_TIMEOUT_MS,
-    );
-  });
   try {
-    await Promise.race([session.connection.end(), tooLong]);
+    await withinMs(session.connection.end(), END_TIMEOUT_MS, 'end()');
     // mysql2's end() resolves once QUIT is written. The server gives the session's slot of the user's
     // limit back before it closes the socket, so waiting for that close means the slot is free when
     // withConnection returns: a connect right after (the environment's next invocation) is not
     // refused for the session this one just ended.
-    await Promise.race([session.serverClosed, tooLong]);
+    await withinMs(session.serverClosed, SERVER_CLOSE_WAIT_MS, 'the server closing the session');
   } catch (error) {
     // A cleanup failure never replaces the work's result or error; the socket still goes.
     destroySession(session);
     logger.warn('connection end failed; destroyed it', { errorCode: driverCode(error) });
+  }
+}
+
+async function withinMs<T>(promise: Promise<T>, limitMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} took longer than ${limitMs} ms`)), limitMs);
+      }),
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import type { RowDataPacket } from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PREPARED_STATEMENT_CACHE, withConnection } from '../../lib/db.js';
 import { ConnectionLimitError, DatabaseError, DeadlineExceededError } from '../../lib/errors.js';
+import { logger } from '../../lib/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { fakeContext } from '../helpers/lambda.js';
 
@@ -83,6 +84,22 @@ describe('withConnection', () => {
     await poller;
     expect(failures.flat()).toEqual([]);
     expect(await testDb.waitForSessions(0)).toBe(0);
+  });
+
+  it('treats a session killed mid-work as gone: the fatal error, no cleanup failure, nothing left', async () => {
+    const warned = vi.spyOn(logger, 'warn');
+    try {
+      const outcome = withConnection(testDb.config().db, async (db) => {
+        await testDb.admin.query('KILL ?', [db.threadId]);
+        await db.query('SELECT 1');
+      });
+      // Connection lost, or "closed state" if the close was seen first: mysql2 marks both fatal.
+      await expect(outcome).rejects.toMatchObject({ fatal: true });
+      expect(warned).not.toHaveBeenCalledWith('connection end failed; destroyed it', expect.anything());
+      expect(await testDb.waitForSessions(0)).toBe(0);
+    } finally {
+      warned.mockRestore();
+    }
   });
 
   it('rethrows the error the work throws and ends the session', async () => {
