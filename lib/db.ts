@@ -2,7 +2,7 @@
 // opened inside the invocation and always ended in `finally`; never a connection or pool at module
 // scope, because a frozen or timed-out Lambda environment would hold it (the 1203 incident).
 
-import { isIP } from 'node:net';
+import { connect, isIP } from 'node:net';
 import { type Connection, createConnection, type SslOptions } from 'mysql2/promise';
 import { fullJitterDelayMs } from './backoff.js';
 import type { DbConfig, DbTls } from './config.js';
@@ -101,7 +101,7 @@ function isFatalDriverError(error: unknown): boolean {
 /** One open connection, and what withConnection knows of its socket. */
 type Session = {
   readonly connection: Connection;
-  /** Settles once the server has closed its side of the socket (after QUIT, a KILL or a restart). */
+  /** Settles once the socket has closed: the server closed it (after QUIT, a KILL, a restart) or we did. */
   readonly serverClosed: Promise<void>;
   destroyed: boolean;
 };
@@ -187,7 +187,21 @@ async function connectOnce(
   credentials: Credentials,
   retryUntilMs: number,
 ): Promise<Session> {
+  let socketClosed: Promise<void> | undefined;
   const connection = await createConnection({
+    // Our own TCP socket, so that we see the server close it: mysql2 re-emits that as 'end' over plain
+    // TCP only, not once it has wrapped the socket in TLS. Options as mysql2 sets on its own socket.
+    stream: () => {
+      const socket = connect({
+        host: credentials.host,
+        port: credentials.port,
+        noDelay: true,
+        keepAlive: true,
+        keepAliveInitialDelay: 0,
+      });
+      socketClosed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      return socket;
+    },
     host: credentials.host,
     port: credentials.port,
     user: credentials.user,
@@ -206,7 +220,6 @@ async function connectOnce(
   connection.on('error', (error: unknown) => {
     logger.warn('database connection error', { errorCode: driverCode(error) });
   });
-  const serverClosed = new Promise<void>((resolve) => connection.once('end', () => resolve()));
   try {
     // The server closes this session by itself if the invocation freezes or dies before `finally`.
     await connection.query("SET SESSION wait_timeout = ?, time_zone = '+00:00'", [
@@ -216,7 +229,11 @@ async function connectOnce(
     connection.destroy();
     throw error;
   }
-  return { connection, serverClosed, destroyed: false };
+  if (socketClosed === undefined) {
+    connection.destroy();
+    throw new Error('mysql2 connected without asking for a socket');
+  }
+  return { connection, serverClosed: socketClosed, destroyed: false };
 }
 
 function sslOptions(tls: DbTls, host: string): SslOptions {

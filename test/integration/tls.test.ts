@@ -1,99 +1,28 @@
 // DB_TLS against a disposable MariaDB that requires secure transport, with a certificate authority
-// made here by openssl and a server certificate for 127.0.0.1 only: `verify` with that CA connects
-// over TLS; every other combination (no TLS, Node's roots, the RDS bundle, the right CA but another
-// host name) is refused before any work runs, and no attempt leaves a session behind.
+// made by openssl and a server certificate for 127.0.0.1 only (test/helpers/tls-mariadb.ts): `verify`
+// with that CA connects over TLS; every other combination (no TLS, Node's roots, the RDS bundle, the
+// right CA but another host name) is refused before any work runs, and no attempt leaves a session.
 
-import { execFileSync } from 'node:child_process';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { withConnection } from '../../lib/db.js';
+import { logger } from '../../lib/logger.js';
 import type { TestDatabase } from '../helpers/database.js';
-import { type DisposableMariaDb, startDisposableMariaDb } from '../helpers/disposable-mariadb.js';
+import { startTlsMariaDb, type TlsMariaDb } from '../helpers/tls-mariadb.js';
 
-let certDir: string;
-let server: DisposableMariaDb;
+let tlsServer: TlsMariaDb;
 let testDb: TestDatabase;
 
-function openssl(args: readonly string[]): void {
-  execFileSync('openssl', args, { cwd: certDir, stdio: 'pipe' });
-}
-
-/** A CA, and a server certificate it signs for `names` (subjectAltName entries), in certDir. */
-async function makeCertificates(prefix: string, names: string): Promise<void> {
-  await writeFile(join(certDir, `${prefix}-san.cnf`), `subjectAltName=${names}\n`);
-  openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    `/CN=${prefix} test CA`,
-    '-keyout',
-    `${prefix}-ca-key.pem`,
-    '-out',
-    `${prefix}-ca.pem`,
-  ]);
-  openssl([
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-subj',
-    `/CN=${prefix} test server`,
-    '-keyout',
-    `${prefix}-server-key.pem`,
-    '-out',
-    `${prefix}-server.csr`,
-  ]);
-  openssl([
-    'x509',
-    '-req',
-    '-in',
-    `${prefix}-server.csr`,
-    '-days',
-    '2',
-    '-CA',
-    `${prefix}-ca.pem`,
-    '-CAkey',
-    `${prefix}-ca-key.pem`,
-    '-CAcreateserial',
-    '-extfile',
-    `${prefix}-san.cnf`,
-    '-out',
-    `${prefix}-server.pem`,
-  ]);
-}
-
 beforeAll(async () => {
-  certDir = await mkdtemp(join(tmpdir(), 'eclectyc-tls-'));
-  // The server runs as mysql when the tests run as root: it must read its key in our directory.
-  await chmod(certDir, 0o755);
-  await makeCertificates('good', 'IP:127.0.0.1');
-  for (const file of ['good-server-key.pem', 'good-server.pem', 'good-ca.pem']) {
-    await chmod(join(certDir, file), 0o644);
-  }
-  server = await startDisposableMariaDb({
-    serverOptions: [
-      `--ssl-ca=${join(certDir, 'good-ca.pem')}`,
-      `--ssl-cert=${join(certDir, 'good-server.pem')}`,
-      `--ssl-key=${join(certDir, 'good-server-key.pem')}`,
-    ],
-  });
-  testDb = await server.createDatabase({ maxUserConnections: 5 });
+  tlsServer = await startTlsMariaDb();
+  testDb = await tlsServer.server.createDatabase({ maxUserConnections: 5 });
   // From here on every new TCP login must use TLS; the root session opened above stays as it is.
   await testDb.admin.query('SET GLOBAL require_secure_transport = ON');
 }, 120_000);
 
 afterAll(async () => {
   await testDb?.drop();
-  await server?.destroy();
-  await rm(certDir, { recursive: true, force: true });
+  await tlsServer?.destroy();
 });
 
 async function refusal(settings: Record<string, string>): Promise<unknown> {
@@ -102,16 +31,23 @@ async function refusal(settings: Record<string, string>): Promise<unknown> {
 }
 
 describe('TLS to the database (DB_TLS)', () => {
-  it('connects over TLS with DB_TLS=verify and the CA in DB_TLS_CA_FILE, and leaves no session', async () => {
-    const config = testDb.config({ DB_TLS: 'verify', DB_TLS_CA_FILE: join(certDir, 'good-ca.pem') });
-    const status = await withConnection(config.db, async (db) => {
-      const [rows] = await db.query<RowDataPacket[]>(
-        "SHOW SESSION STATUS WHERE Variable_name IN ('Ssl_version', 'Ssl_cipher')",
-      );
-      return new Map(rows.map((row) => [String(row.Variable_name), String(row.Value)]));
-    });
-    expect(status.get('Ssl_version')).toMatch(/^TLSv1\.[23]$/);
-    expect(status.get('Ssl_cipher')).toMatch(/\w/);
+  it('connects over TLS with DB_TLS=verify and the CA in DB_TLS_CA_FILE, ends cleanly, and leaves no session', async () => {
+    const config = testDb.config({ DB_TLS: 'verify', DB_TLS_CA_FILE: tlsServer.caFile });
+    const warned = vi.spyOn(logger, 'warn');
+    try {
+      const status = await withConnection(config.db, async (db) => {
+        const [rows] = await db.query<RowDataPacket[]>(
+          "SHOW SESSION STATUS WHERE Variable_name IN ('Ssl_version', 'Ssl_cipher')",
+        );
+        return new Map(rows.map((row) => [String(row.Variable_name), String(row.Value)]));
+      });
+      expect(status.get('Ssl_version')).toMatch(/^TLSv1\.[23]$/);
+      expect(status.get('Ssl_cipher')).toMatch(/\w/);
+      // The server's close is seen through TLS too: no wait runs out, nothing is destroyed.
+      expect(warned).not.toHaveBeenCalled();
+    } finally {
+      warned.mockRestore();
+    }
     expect(await testDb.waitForSessions(0)).toBe(0);
   });
 
@@ -139,7 +75,7 @@ describe('TLS to the database (DB_TLS)', () => {
     // "localhost" reaches the same server, but its certificate names 127.0.0.1 only.
     const error = await refusal({
       DB_TLS: 'verify',
-      DB_TLS_CA_FILE: join(certDir, 'good-ca.pem'),
+      DB_TLS_CA_FILE: tlsServer.caFile,
       DB_HOST: 'localhost',
     });
     expect(error).toMatchObject({ name: 'DatabaseError', code: 'HANDSHAKE_SSL_ERROR' });
