@@ -236,15 +236,34 @@ async function connectOnce(
   return { connection, serverClosed: socketClosed, destroyed: false };
 }
 
+/**
+ * One ssl object per TLS setting and kind of host, kept for the environment's life (it holds no
+ * connection): mysql2 caches the parsed CAs (its secure context) and resumable TLS sessions on that
+ * object's identity, so a new object per connect would parse the RDS bundle's certificates every
+ * time and resume no session.
+ */
+const sslOptionsCache = new WeakMap<DbTls, Map<boolean, SslOptions>>();
+
 function sslOptions(tls: DbTls, host: string): SslOptions {
-  return {
-    rejectUnauthorized: tls.rejectUnauthorized,
-    // mysql2 checks the name only for a host name: for an IP address it would compare the certificate
-    // with "localhost", so there the chain to the CA is the whole check (README: "TLS").
-    verifyIdentity: isIP(host) === 0,
-    minVersion: tls.minVersion,
-    ...(tls.ca === undefined ? {} : { ca: [...tls.ca] }),
-  };
+  // mysql2 checks the name only for a host name: for an IP address it would compare the certificate
+  // with "localhost", so there the chain to the CA is the whole check (README: "Deploying", TLS).
+  const verifyIdentity = isIP(host) === 0;
+  let byHostKind = sslOptionsCache.get(tls);
+  if (byHostKind === undefined) {
+    byHostKind = new Map();
+    sslOptionsCache.set(tls, byHostKind);
+  }
+  let options = byHostKind.get(verifyIdentity);
+  if (options === undefined) {
+    options = {
+      rejectUnauthorized: tls.rejectUnauthorized,
+      verifyIdentity,
+      minVersion: tls.minVersion,
+      ...(tls.ca === undefined ? {} : { ca: [...tls.ca] }),
+    };
+    byHostKind.set(verifyIdentity, options);
+  }
+  return options;
 }
 
 async function runWithinDeadline<T>(

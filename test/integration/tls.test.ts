@@ -3,6 +3,7 @@
 // with that CA connects over TLS; every other combination (no TLS, Node's roots, the RDS bundle, the
 // right CA but another host name) is refused before any work runs, and no attempt leaves a session.
 
+import type { TLSSocket } from 'node:tls';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { withConnection } from '../../lib/db.js';
@@ -48,6 +49,21 @@ describe('TLS to the database (DB_TLS)', () => {
     } finally {
       warned.mockRestore();
     }
+    expect(await testDb.waitForSessions(0)).toBe(0);
+  });
+
+  it('resumes the TLS session on the next invocation in the same environment', async () => {
+    const config = testDb.config({ DB_TLS: 'verify', DB_TLS_CA_FILE: tlsServer.caFile });
+    // Seen from the client: MariaDB's Ssl_sessions_reused does not count TLS 1.3 ticket resumption.
+    const resumed = () =>
+      withConnection(config.db, async (db) => {
+        const { stream } = (db as unknown as { connection: { stream: TLSSocket } }).connection;
+        return { protocol: stream.getProtocol(), resumed: stream.isSessionReused() };
+      });
+    await resumed();
+    // mysql2 keeps resumable sessions on the ssl options object: the same one must come back each time.
+    expect(await resumed()).toEqual({ protocol: expect.stringMatching(/^TLSv1\.[23]$/), resumed: true });
+    expect(await resumed()).toMatchObject({ resumed: true });
     expect(await testDb.waitForSessions(0)).toBe(0);
   });
 
