@@ -7,11 +7,12 @@ import { type Connection, createConnection, type SslOptions } from 'mysql2/promi
 import { fullJitterDelayMs } from './backoff.js';
 import type { DbConfig, DbTls } from './config.js';
 import {
+  asDatabaseError,
   ConnectionLimitError,
   DeadlineExceededError,
   type DriverErrorFields,
+  isConnectionGone,
   isDriverError,
-  toDatabaseError,
 } from './errors.js';
 import { logger } from './logger.js';
 import { parseDbSecret, type SecretCache, sharedSecretCache } from './secrets.js';
@@ -86,16 +87,11 @@ export async function withConnection<T>(
     return await runWithinDeadline(session, work, deadlineAtMs);
   } catch (error) {
     // After a fatal error (connection lost, server shutdown) mysql2 has dropped the socket: nothing to end.
-    if (isFatalDriverError(error)) destroySession(session);
-    throw isDriverError(error) ? toDatabaseError(error) : error;
+    if (isConnectionGone(error)) destroySession(session);
+    throw asDatabaseError(error);
   } finally {
     await closeSession(session);
   }
-}
-
-/** mysql2 marks errors after which the connection is unusable (lost, killed, closed) as fatal. */
-function isFatalDriverError(error: unknown): boolean {
-  return error instanceof Error && (error as { fatal?: unknown }).fatal === true;
 }
 
 /** One open connection, and what withConnection knows of its socket. */
@@ -177,7 +173,7 @@ async function openSession(
         await sleep(delayMs);
         continue;
       }
-      throw isDriverError(error) ? toDatabaseError(error) : error;
+      throw asDatabaseError(error);
     }
   }
 }

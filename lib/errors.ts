@@ -89,6 +89,15 @@ export function isDriverError(error: unknown): error is Error & DriverErrorField
   );
 }
 
+/**
+ * The connection is unusable after this error: lost, killed, the server gone, or already closed.
+ * mysql2 marks all of these `fatal`, but its "Can't add new command when connection is in closed
+ * state" carries no code, so isDriverError alone misses it. DatabaseError keeps the flag.
+ */
+export function isConnectionGone(error: unknown): boolean {
+  return error instanceof Error && (error as { fatal?: unknown }).fatal === true;
+}
+
 /** Re-raise a mysql2 error as a DatabaseError whose cause no longer carries the SQL text. */
 export function toDatabaseError(error: Error & DriverErrorFields): DatabaseError {
   const { code, errno, sqlState, fatal } = error;
@@ -96,4 +105,18 @@ export function toDatabaseError(error: Error & DriverErrorFields): DatabaseError
   // The driver attaches the statement (values interpolated) as `sql`; keep it out of logs and causes.
   delete error.sql;
   return new DatabaseError(message, { code, errno, sqlState, fatal }, { cause: error });
+}
+
+/**
+ * What withConnection rethrows: a mysql2 error as a DatabaseError, including mysql2's codeless
+ * "closed state" error for a statement sent after the server had closed the connection, which is
+ * the same loss as PROTOCOL_CONNECTION_LOST; any other error as it is.
+ */
+export function asDatabaseError(error: unknown): unknown {
+  if (isDriverError(error)) return toDatabaseError(error);
+  if (isConnectionGone(error) && !(error instanceof AppError)) {
+    const message = `Connection lost: ${(error as Error).message}`;
+    return new DatabaseError(message, { code: 'PROTOCOL_CONNECTION_LOST', fatal: true }, { cause: error });
+  }
+  return error;
 }

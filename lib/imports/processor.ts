@@ -4,7 +4,7 @@
 
 import { jobRetryDelaySeconds } from '../backoff.js';
 import type { Db } from '../db.js';
-import { isDriverError } from '../errors.js';
+import { isConnectionGone } from '../errors.js';
 import { readCsvRecordBatches } from './csv-reader.js';
 import { openStoredFile } from './file-store.js';
 import { detectLayout, type ImportLayout, isFileFormatError } from './formats.js';
@@ -90,10 +90,6 @@ function leaseSecondsFor(options: ProcessorOptions): number {
 }
 
 /** Errors after which this connection is unusable: the run ends, and the lease expiry hands the job on. */
-function isConnectionLost(error: unknown): boolean {
-  return isDriverError(error) && error.fatal === true;
-}
-
 function jobOutcome(
   job: ClaimedJob,
   kind: JobOutcome['outcome'],
@@ -126,7 +122,7 @@ async function processJob(
   try {
     return await importJobFile(db, job, options, bulkLoad);
   } catch (error) {
-    if (isConnectionLost(error)) throw error;
+    if (isConnectionGone(error)) throw error;
     await db.rollback().catch(() => undefined);
     const message = error instanceof Error ? error.message.slice(0, 1000) : String(error);
     if (isFileFormatError(error)) {
