@@ -10,7 +10,7 @@ import {
   asDatabaseError,
   ConnectionLimitError,
   DeadlineExceededError,
-  type DriverErrorFields,
+  driverErrno,
   isConnectionGone,
   isDriverError,
 } from './errors.js';
@@ -90,7 +90,11 @@ export async function withConnection<T>(
     if (isConnectionGone(error)) destroySession(session);
     throw asDatabaseError(error);
   } finally {
-    await closeSession(session);
+    // Half the margin past the deadline: a hung end() must not outlast the invocation, socket and all.
+    await closeSession(
+      session,
+      deadlineAtMs === undefined ? undefined : deadlineAtMs + config.deadlineMarginMs / 2,
+    );
   }
 }
 
@@ -165,9 +169,7 @@ async function openSession(
             errno,
             attempt,
             Math.max(1, Math.ceil(config.connectRetryCapMs / 1000)),
-            {
-              cause: sanitized(error),
-            },
+            { cause: asDatabaseError(error) },
           );
         }
         await sleep(delayMs);
@@ -287,15 +289,17 @@ async function runWithinDeadline<T>(
   }
 }
 
-async function closeSession(session: Session): Promise<void> {
+async function closeSession(session: Session, closeByMs: number | undefined): Promise<void> {
   if (session.destroyed) return;
+  const leftMs = (limitMs: number) =>
+    closeByMs === undefined ? limitMs : Math.max(0, Math.min(limitMs, closeByMs - Date.now()));
   try {
-    await withinMs(session.connection.end(), END_TIMEOUT_MS, 'end()');
+    await withinMs(session.connection.end(), leftMs(END_TIMEOUT_MS), 'end()');
     // mysql2's end() resolves once QUIT is written. The server gives the session's slot of the user's
     // limit back before it closes the socket, so waiting for that close means the slot is free when
     // withConnection returns: a connect right after (the environment's next invocation) is not
     // refused for the session this one just ended.
-    await withinMs(session.serverClosed, SERVER_CLOSE_WAIT_MS, 'the server closing the session');
+    await withinMs(session.serverClosed, leftMs(SERVER_CLOSE_WAIT_MS), 'the server closing the session');
   } catch (error) {
     // A cleanup failure never replaces the work's result or error; the socket still goes.
     destroySession(session);
@@ -317,17 +321,8 @@ async function withinMs<T>(promise: Promise<T>, limitMs: number, what: string): 
   }
 }
 
-function driverErrno(error: unknown): number | undefined {
-  return isDriverError(error) ? error.errno : undefined;
-}
-
 function driverCode(error: unknown): string | undefined {
   return isDriverError(error) ? error.code : error instanceof Error ? error.message : undefined;
-}
-
-function sanitized(error: unknown): unknown {
-  if (isDriverError(error)) delete (error as DriverErrorFields).sql;
-  return error;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -98,6 +98,11 @@ export function isConnectionGone(error: unknown): boolean {
   return error instanceof Error && (error as { fatal?: unknown }).fatal === true;
 }
 
+/** The server's error number of a mysql2 error (1226, 1213 …); undefined for anything else. */
+export function driverErrno(error: unknown): number | undefined {
+  return isDriverError(error) ? error.errno : undefined;
+}
+
 /** Re-raise a mysql2 error as a DatabaseError whose cause no longer carries the SQL text. */
 export function toDatabaseError(error: Error & DriverErrorFields): DatabaseError {
   const { code, errno, sqlState, fatal } = error;

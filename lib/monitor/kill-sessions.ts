@@ -2,7 +2,7 @@
 // is spared), kills the rest one by one, and writes one audit line per kill, failure or dry-run entry.
 
 import type { Db } from '../db.js';
-import { isDriverError } from '../errors.js';
+import { driverErrno, isDriverError } from '../errors.js';
 import {
   ER_KILL_DENIED_ERROR,
   ER_NO_SUCH_THREAD,
@@ -169,8 +169,4 @@ function toOutcome(
     errno: driverErrno(error) ?? null,
     errorCode: isDriverError(error) ? (error.code ?? null) : null,
   };
-}
-
-function driverErrno(error: unknown): number | undefined {
-  return isDriverError(error) ? error.errno : undefined;
 }
