@@ -4,10 +4,12 @@
 import { AppError } from '../errors.js';
 import type { CsvReaderOptions } from './csv-reader.js';
 import { CsvFormatError, parseCsvText } from './csv-reader.js';
+import type { ImportType } from './job.js';
 import type { Unit } from './values.js';
 import { truncateForMessage } from './values.js';
 
-export type ImportType = 'hh' | 'daily' | 'sites';
+export type { ImportType };
+
 export type ImportFormat = ImportLayout['format'];
 
 export type FileFormatErrorCode =
@@ -26,6 +28,11 @@ export class FileFormatError extends AppError {
   ) {
     super(message);
   }
+}
+
+/** A file with no records at all, or only blank ones: nothing to take a header from. */
+export function noHeaderError(): FileFormatError {
+  return new FileFormatError('no-header', 'CSV file is empty or has no header row');
 }
 
 /** True for every error that fails a whole file for good (never worth a retry). */
@@ -357,7 +364,7 @@ export function detectLayout(importType: 'sites', headers: readonly string[]): S
 export function detectLayout(importType: ImportType, headers: readonly string[]): ImportLayout;
 export function detectLayout(importType: ImportType, headers: readonly string[]): ImportLayout {
   if (headers.every((header) => header.trim() === '' || header === '\ufeff')) {
-    throw new FileFormatError('no-header', 'CSV file is empty or has no header row');
+    throw noHeaderError();
   }
   return importType === 'sites' ? detectSitesLayout(headers) : detectReadingLayout(importType, headers);
 }
@@ -382,7 +389,7 @@ export function detectLayoutFromHead(
   const { records } = parseCsvText(head, options);
   const header = records[0];
   if (header === undefined) {
-    throw new FileFormatError('no-header', 'CSV file is empty or has no header row');
+    throw noHeaderError();
   }
   return detectLayout(importType, header.fields);
 }

@@ -11,8 +11,6 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 export const PRIORITIES = ['low', 'normal', 'high', 'critical'] as const;
 export type Priority = (typeof PRIORITIES)[number];
 
-export const FINISHED_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
-
 export type ImportSummary = {
   records_processed: number;
   records_imported: number;

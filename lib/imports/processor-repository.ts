@@ -146,15 +146,6 @@ export async function saveCheckpoint(
   return result.affectedRows === 1;
 }
 
-/** Whether this run still holds the job (not cancelled, not taken over). */
-export async function stillHoldsJob(db: Db, job: ClaimedJob, leaseOwner: string): Promise<boolean> {
-  const [rows] = await db.query<RowDataPacket[]>(
-    `SELECT 1 FROM import_jobs WHERE id = ? AND status = 'processing' AND lease_owner = ?`,
-    [job.id, leaseOwner],
-  );
-  return rows.length > 0;
-}
-
 export type FinalState = {
   readonly status: 'completed' | 'failed';
   readonly summary: ImportSummary;
@@ -195,12 +186,13 @@ export async function finishJob(
   return result.affectedRows === 1;
 }
 
-/** Fails the job at once with no retry: the file itself is at fault. */
+/** Fails the job at once with no retry (the file itself is at fault, or its retries are spent). */
 export async function failJobPermanently(
   db: Db,
   job: ClaimedJob,
   leaseOwner: string,
   message: string,
+  lastError = message,
 ): Promise<boolean> {
   const [result] = await retryOnDeadlock(() =>
     db.query<ResultSetHeader>(
@@ -208,7 +200,7 @@ export async function failJobPermanently(
         SET status = 'failed', error_message = ?, last_error = ?, completed_at = NOW(3),
             lease_owner = NULL, lease_expires_at = NULL
       WHERE id = ? AND status = 'processing' AND lease_owner = ?`,
-      [message, message, job.id, leaseOwner],
+      [message, lastError, job.id, leaseOwner],
     ),
   );
   return result.affectedRows === 1;
@@ -238,26 +230,26 @@ export async function requeueOrFail(
   message: string,
   delaySeconds: number,
 ): Promise<'requeued' | 'failed' | 'lost'> {
-  const exhausted = job.retryCount >= job.maxRetries;
+  if (job.retryCount >= job.maxRetries) {
+    const failed = await failJobPermanently(
+      db,
+      job,
+      leaseOwner,
+      `Gave up after ${job.retryCount} retries: ${message}`,
+      message,
+    );
+    return failed ? 'failed' : 'lost';
+  }
   const [result] = await retryOnDeadlock(() =>
-    exhausted
-      ? db.query<ResultSetHeader>(
-          `UPDATE import_jobs
-            SET status = 'failed', error_message = ?, last_error = ?, completed_at = NOW(3),
-                lease_owner = NULL, lease_expires_at = NULL
-          WHERE id = ? AND status = 'processing' AND lease_owner = ?`,
-          [`Gave up after ${job.retryCount} retries: ${message}`, message, job.id, leaseOwner],
-        )
-      : db.query<ResultSetHeader>(
-          `UPDATE import_jobs
-            SET status = 'queued', retry_count = retry_count + 1, retry_at = NOW(3) + INTERVAL ? SECOND,
-                last_error = ?, lease_owner = NULL, lease_expires_at = NULL
-          WHERE id = ? AND status = 'processing' AND lease_owner = ?`,
-          [delaySeconds, message, job.id, leaseOwner],
-        ),
+    db.query<ResultSetHeader>(
+      `UPDATE import_jobs
+        SET status = 'queued', retry_count = retry_count + 1, retry_at = NOW(3) + INTERVAL ? SECOND,
+            last_error = ?, lease_owner = NULL, lease_expires_at = NULL
+      WHERE id = ? AND status = 'processing' AND lease_owner = ?`,
+      [delaySeconds, message, job.id, leaseOwner],
+    ),
   );
-  if (result.affectedRows !== 1) return 'lost';
-  return exhausted ? 'failed' : 'requeued';
+  return result.affectedRows === 1 ? 'requeued' : 'lost';
 }
 
 /** Deletes up to `limit` jobs finished more than `retentionDays` ago (their file chunks cascade). */

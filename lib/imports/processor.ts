@@ -7,7 +7,7 @@ import type { Db } from '../db.js';
 import { isConnectionGone } from '../errors.js';
 import { readCsvRecordBatches } from './csv-reader.js';
 import { openStoredFile } from './file-store.js';
-import { detectLayout, type ImportLayout, isFileFormatError } from './formats.js';
+import { detectLayout, type ImportLayout, isFileFormatError, noHeaderError } from './formats.js';
 import type { ImportSummary } from './job.js';
 import {
   type ClaimedJob,
@@ -204,11 +204,8 @@ async function importJobFile(
     // Never leave a batch's transaction running on the connection while the caller moves on.
     await writer.settle();
   }
-  if (layout === undefined) {
-    const message = 'CSV file is empty or has no header row';
-    await failJobPermanently(db, job, options.leaseOwner, message);
-    return result('failed', message);
-  }
+  // processJob fails the job for good, as for any other file-format error.
+  if (layout === undefined) throw noHeaderError();
   const summary = buildSummary(job, layout, tally);
   const errorMessage =
     rowNumber === 0

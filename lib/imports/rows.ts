@@ -4,6 +4,7 @@
 import type { DailyLayout, HhIntervalLayout, HhMatrixLayout, ReadingLayout, SitesLayout } from './formats.js';
 import type { DecimalProblem, LocalDateTime, Parsed, ReadingType, SiteType, Unit } from './values.js';
 import {
+  formatTimeOfDay,
   MAX_ADDRESS_CHARS,
   MAX_SITE_NAME_CHARS,
   parseDate,
@@ -91,14 +92,9 @@ function isBlankRecord(fields: readonly string[]): boolean {
   return fields.every((field) => field.trim() === '');
 }
 
-function pad2(value: number): string {
-  return value < 10 ? `0${value}` : String(value);
-}
-
 /** Start time of each half-hour period: index 0 is period 1 (00:00:00), index 47 period 48 (23:30:00). */
-const PERIOD_START_TIMES: readonly string[] = Array.from(
-  { length: 48 },
-  (_, index) => `${pad2(Math.floor(index / 2))}:${index % 2 === 0 ? '00' : '30'}:00`,
+const PERIOD_START_TIMES: readonly string[] = Array.from({ length: 48 }, (_, index) =>
+  formatTimeOfDay({ hour: Math.floor(index / 2), minute: (index % 2) * 30, second: 0 }),
 );
 
 function periodStartTime(period: number): string {
