@@ -5,6 +5,15 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logger } from '../logger.js';
 import type { MonitorReport } from './run-monitor.js';
 
+/** Session counts summed over the target users: metric name and the usage field it adds up. */
+const SESSION_COUNTS = [
+  ['TargetSessions', 'total'],
+  ['ActiveSessions', 'active'],
+  ['SleepingSessions', 'sleeping'],
+  ['IdleSessions', 'idle'],
+  ['IdleInTransactionSessions', 'idleInTransaction'],
+] as const satisfies ReadonlyArray<readonly [string, keyof MonitorReport['users'][number]]>;
+
 export const METRICS_NAMESPACE = 'Eclectyc';
 /** The `service` dimension; fixed so the alarms' dimensions never depend on an environment variable. */
 export const METRICS_SERVICE = 'eclectyc';
@@ -40,31 +49,13 @@ export function recordMonitorMetrics(metrics: Metrics, report: MonitorReport, st
     MetricUnit.Percent,
     round2(((report.totalSessions + 1) / report.server.maxConnections) * 100),
   );
-  metrics.addMetric(
-    'TargetSessions',
-    MetricUnit.Count,
-    sum((usage) => usage.total),
-  );
-  metrics.addMetric(
-    'ActiveSessions',
-    MetricUnit.Count,
-    sum((usage) => usage.active),
-  );
-  metrics.addMetric(
-    'SleepingSessions',
-    MetricUnit.Count,
-    sum((usage) => usage.sleeping),
-  );
-  metrics.addMetric(
-    'IdleSessions',
-    MetricUnit.Count,
-    sum((usage) => usage.idle),
-  );
-  metrics.addMetric(
-    'IdleInTransactionSessions',
-    MetricUnit.Count,
-    sum((usage) => usage.idleInTransaction),
-  );
+  for (const [name, field] of SESSION_COUNTS) {
+    metrics.addMetric(
+      name,
+      MetricUnit.Count,
+      sum((usage) => usage[field]),
+    );
+  }
   metrics.addMetric('KillCandidates', MetricUnit.Count, report.kills.length);
   metrics.addMetric('KilledSessions', MetricUnit.Count, report.killedSessions);
   metrics.addMetric('KillFailures', MetricUnit.Count, report.killFailures);

@@ -126,11 +126,14 @@ export function measureUsers(
   const threshold = idleThresholdSeconds(worstLevel(measured.map((usage) => usage.level)), thresholds);
   return measured.map((usage) => ({
     ...usage,
-    idle: sessions.filter(
-      (session) =>
-        session.user === usage.user && session.command === 'Sleep' && session.timeSeconds > threshold,
-    ).length,
+    idle: sessions.filter((session) => session.user === usage.user && isIdleBeyond(session, threshold))
+      .length,
   }));
+}
+
+/** Asleep between statements for longer than the idle threshold in force. */
+export function isIdleBeyond(session: SessionRow, thresholdSeconds: number): boolean {
+  return session.command === 'Sleep' && session.timeSeconds > thresholdSeconds;
 }
 
 function smallestNonZero(values: readonly number[]): number {

@@ -9,6 +9,7 @@ import { type AuditLog, type KillOutcome, killSessions } from './kill-sessions.j
 import {
   type AccountLimit,
   idleThresholdSeconds,
+  isIdleBeyond,
   type KillPolicy,
   measureUsers,
   type ServerLimits,
@@ -113,8 +114,9 @@ export async function runMonitor(db: Db, input: MonitorInput): Promise<MonitorRe
     ownSessionId: server.ownSessionId,
     transactionsVisible,
   };
+  const dryRun = !input.killIdle;
   const kills = await killSessions(db, selectKillCandidates(sessions, policy), {
-    dryRun: !input.killIdle,
+    dryRun,
     policy,
     log: input.log,
   });
@@ -122,7 +124,7 @@ export async function runMonitor(db: Db, input: MonitorInput): Promise<MonitorRe
   return {
     checkedAt: input.now.toISOString(),
     level,
-    dryRun: !input.killIdle,
+    dryRun,
     ownSessionId: server.ownSessionId,
     totalSessions: sessions.length,
     server: { maxConnections: server.maxConnections, maxUserConnections: server.maxUserConnections },
@@ -131,12 +133,7 @@ export async function runMonitor(db: Db, input: MonitorInput): Promise<MonitorRe
     idleThresholdSeconds: threshold,
     users,
     idleSessions: sessions
-      .filter(
-        (session) =>
-          input.targetUsers.includes(session.user) &&
-          session.command === 'Sleep' &&
-          session.timeSeconds > threshold,
-      )
+      .filter((session) => input.targetUsers.includes(session.user) && isIdleBeyond(session, threshold))
       .map((session) => ({
         id: session.id,
         user: session.user,
