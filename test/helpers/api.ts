@@ -2,14 +2,11 @@
 // token and its hash, the handler built for that database, and row counts for "nothing was stored".
 
 import { randomBytes, randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { createApiHandler } from '../../functions/api.js';
 import { hashToken } from '../../lib/auth.js';
-import { withConnection } from '../../lib/db.js';
 import type { HttpResponse } from '../../lib/http.js';
-import { applyMigrations, readMigrations } from '../../lib/migrate.js';
 import type { TestDatabase } from './database.js';
 import { httpEvent } from './http-events.js';
 import { fakeContext } from './lambda.js';
@@ -17,16 +14,7 @@ import { fakeContext } from './lambda.js';
 export const TOKEN = randomBytes(32).toString('hex');
 export const AUTH = { authorization: `Bearer ${TOKEN}` };
 
-const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
-
-export async function migrate(testDb: TestDatabase): Promise<void> {
-  const migrations = await readMigrations(MIGRATIONS_DIR);
-  await withConnection(testDb.config().db, (db) => applyMigrations(db, migrations));
-  // The server may list the ended session for a moment; the first test's "0 sessions" check must not race it.
-  await testDb.waitForSessions(0);
-  // The admin connection works in the test database from here on (session counting is unaffected).
-  await testDb.admin.query(`USE \`${testDb.name}\``);
-}
+export { migrate } from './schema.js';
 
 /** The api handler for the test database, accepting TOKEN unless the overrides say otherwise. */
 export function apiHandler(testDb: TestDatabase, overrides: Record<string, string> = {}) {

@@ -35,6 +35,8 @@ export type TestDatabase = {
   sessionCount(): Promise<number>;
   /** Sessions holding a slot of the user's limit (see HELD_SESSIONS_SQL). */
   heldSessionCount(): Promise<number>;
+  /** Opens `count` raw sessions as the app user (to hold it at its limit); the caller ends them. */
+  openAppSessions(count: number): Promise<Connection[]>;
   /** Polls until the app user holds `expected` sessions; returns the last count seen. */
   waitForSessions(expected: number, timeoutMs?: number): Promise<number>;
   drop(): Promise<void>;
@@ -105,6 +107,12 @@ export async function createTestDatabase(
       const [rows] = await admin.query<RowDataPacket[]>(HELD_SESSIONS_SQL, [user]);
       return Number(rows[0]?.n);
     },
+    openAppSessions: (count) =>
+      Promise.all(
+        Array.from({ length: count }, () =>
+          createConnection({ host: server.host, port: server.port, user, password, database: name }),
+        ),
+      ),
     async waitForSessions(expected, timeoutMs = 5000) {
       const until = Date.now() + timeoutMs;
       let count = await sessionCount();

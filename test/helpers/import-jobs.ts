@@ -7,13 +7,9 @@ import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { withConnection } from '../../lib/db.js';
 import { storeFileChunks } from '../../lib/imports/file-store.js';
 import type { ImportType, Priority } from '../../lib/imports/job.js';
-import { applyMigrations, readMigrations } from '../../lib/migrate.js';
 import type { TestDatabase } from './database.js';
 
-export async function migrate(testDb: TestDatabase): Promise<void> {
-  const migrations = await readMigrations('migrations');
-  await withConnection(testDb.config().db, (db) => applyMigrations(db, migrations));
-}
+export { migrate } from './schema.js';
 
 export type QueuedJob = { id: number; batchId: string };
 

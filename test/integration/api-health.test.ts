@@ -1,7 +1,8 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bodyOf, type Call, caller, migrate, seedJob, utc } from '../helpers/api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { httpEvent } from '../helpers/http-events.js';
+import { proveSessionAccounting } from '../helpers/session-accounting.js';
 
 let testDb: TestDatabase;
 let call: Call;
@@ -18,14 +19,11 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  expect(await testDb.sessionCount()).toBe(0);
   await testDb.admin.query('DELETE FROM import_jobs');
 });
 
-// Every handler test proves the connection accounting: the app user is back to 0 sessions after it.
-afterEach(async () => {
-  expect(await testDb.waitForSessions(0)).toBe(0);
-});
+// Every handler test proves the connection accounting: 0 app-user sessions before and after it.
+proveSessionAccounting(() => testDb);
 
 async function seedFinished(status: 'completed' | 'failed' | 'cancelled', count: number, age = '1 HOUR') {
   for (let i = 0; i < count; i++) {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { RowDataPacket } from 'mysql2/promise';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { hashToken } from '../../lib/auth.js';
 import {
   AUTH,
@@ -16,6 +16,7 @@ import {
 } from '../helpers/api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { httpEvent } from '../helpers/http-events.js';
+import { proveSessionAccounting } from '../helpers/session-accounting.js';
 
 const DAILY = 'MPAN,Date,Reading,Unit\nE06BG12862,09/11/2024,123.45,kWh\nE06BG12862,10/11/2024,120,\n';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -35,14 +36,11 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  expect(await testDb.sessionCount()).toBe(0);
   countsBefore = await storedCounts(testDb);
 });
 
-// Every handler test proves the connection accounting: the app user is back to 0 sessions after it.
-afterEach(async () => {
-  expect(await testDb.waitForSessions(0)).toBe(0);
-});
+// Every handler test proves the connection accounting: 0 app-user sessions before and after it.
+proveSessionAccounting(() => testDb);
 
 async function expectNothingStored(): Promise<void> {
   expect(await storedCounts(testDb)).toEqual(countsBefore);
@@ -66,7 +64,7 @@ describe('POST /api/import/jobs', () => {
     expect(job.batch_id).toMatch(UUID);
     expect(response.headers?.location).toBe(`/api/import/jobs/${String(job.batch_id)}`);
     expect(job).toEqual({
-      batch_id: job.batch_id,
+      batch_id: expect.stringMatching(UUID),
       filename: 'november.csv',
       import_type: 'daily',
       status: 'queued',

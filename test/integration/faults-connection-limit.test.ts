@@ -3,12 +3,13 @@
 
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { type Connection, createConnection } from 'mysql2/promise';
+import type { Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH, apiHandler, bodyOf, csvUpload, migrate, seedJob, storedCounts } from '../helpers/api.js';
-import { ADMIN_CONNECTION, createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { httpEvent } from '../helpers/http-events.js';
 import { fakeContext } from '../helpers/lambda.js';
+import { proveSessionAccounting } from '../helpers/session-accounting.js';
 
 const LIMIT = 3;
 const BUSY = 'Service busy: database connection limit reached, retry later';
@@ -24,18 +25,11 @@ afterAll(async () => {
   await testDb?.drop();
 });
 
-async function holdTheLimit(): Promise<Connection[]> {
-  return Promise.all(
-    Array.from({ length: LIMIT }, () =>
-      createConnection({
-        host: ADMIN_CONNECTION.host,
-        port: ADMIN_CONNECTION.port,
-        user: testDb.user,
-        password: testDb.password,
-        database: testDb.name,
-      }),
-    ),
-  );
+// Every handler test proves the connection accounting: 0 app-user sessions before and after it.
+proveSessionAccounting(() => testDb);
+
+function holdTheLimit(): Promise<Connection[]> {
+  return testDb.openAppSessions(LIMIT);
 }
 
 describe('the app user is held at its connection limit', () => {

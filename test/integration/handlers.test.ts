@@ -1,10 +1,10 @@
-import { createConnection } from 'mysql2/promise';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiHandler } from '../../functions/api.js';
 import { migrate } from '../helpers/api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { httpEvent } from '../helpers/http-events.js';
 import { fakeContext } from '../helpers/lambda.js';
+import { proveSessionAccounting } from '../helpers/session-accounting.js';
 
 const LIMIT = 3;
 let testDb: TestDatabase;
@@ -19,14 +19,8 @@ afterAll(async () => {
   await testDb.drop();
 });
 
-// Every handler test proves the connection accounting: the app user is back to 0 sessions after it.
-beforeEach(async () => {
-  expect(await testDb.sessionCount()).toBe(0);
-});
-
-afterEach(async () => {
-  expect(await testDb.waitForSessions(0)).toBe(0);
-});
+// Every handler test proves the connection accounting: 0 app-user sessions before and after it.
+proveSessionAccounting(() => testDb);
 
 describe('api handler: GET /api/health', () => {
   it('answers 200 with the database round trip when the database is reachable', async () => {
@@ -52,16 +46,7 @@ describe('api handler: GET /api/health', () => {
   });
 
   it('answers 503 with Retry-After, never 500, when the app user is at its connection limit', async () => {
-    const holders = await Promise.all(
-      Array.from({ length: LIMIT }, () =>
-        createConnection({
-          host: '127.0.0.1',
-          user: testDb.user,
-          password: testDb.password,
-          database: testDb.name,
-        }),
-      ),
-    );
+    const holders = await testDb.openAppSessions(LIMIT);
     try {
       const handler = createApiHandler(testDb.config({ DB_DEADLINE_MARGIN_MS: '200' }));
       const response = await handler(httpEvent('GET', '/api/health'), fakeContext(1000));

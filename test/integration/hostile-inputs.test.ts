@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { RowDataPacket } from 'mysql2/promise';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProcessImportsHandler } from '../../functions/process-imports.js';
 import { type Accepted, HOSTILE_CASES, type HostileCase } from '../fixtures/hostile/cases.js';
 import { AUTH, bodyOf, type Call, caller, migrate, TOKEN } from '../helpers/api.js';
@@ -14,6 +14,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { httpEvent } from '../helpers/http-events.js';
 import { readingLines, tableCounts } from '../helpers/import-jobs.js';
 import { fakeContext } from '../helpers/lambda.js';
+import { proveSessionAccounting } from '../helpers/session-accounting.js';
 
 const FIXTURES = new URL('../fixtures/hostile/', import.meta.url);
 
@@ -32,9 +33,8 @@ afterAll(async () => {
   await testDb?.drop();
 });
 
-afterEach(async () => {
-  expect(await testDb.waitForSessions(0)).toBe(0);
-});
+// Every handler test proves the connection accounting: 0 app-user sessions before and after it.
+proveSessionAccounting(() => testDb);
 
 function eventFor(hostile: HostileCase): APIGatewayProxyEventV2 {
   const headers: Record<string, string> = hostile.request.auth === false ? {} : { ...AUTH };

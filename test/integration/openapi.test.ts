@@ -2,15 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { type Connection, createConnection } from 'mysql2/promise';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Connection } from 'mysql2/promise';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createApiHandler } from '../../functions/api.js';
 import { createProcessImportsHandler } from '../../functions/process-imports.js';
 import type { HttpResponse } from '../../lib/http.js';
 import { importJobRoutes } from '../../lib/imports/job-routes.js';
 import { logger } from '../../lib/logger.js';
 import { AUTH, apiHandler, bodyOf, migrate, seedJob, utc } from '../helpers/api.js';
-import { ADMIN_CONNECTION, createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { httpEvent } from '../helpers/http-events.js';
 import { fakeContext } from '../helpers/lambda.js';
 import {
@@ -22,6 +22,7 @@ import {
   OPENAPI_PATH,
   validateResponse,
 } from '../helpers/openapi.js';
+import { proveSessionAccounting } from '../helpers/session-accounting.js';
 
 // Every response below comes from the real api handler on a real database and must match openapi.yaml;
 // the last test proves every operation and every declared status was produced at least once.
@@ -46,13 +47,11 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  expect(await testDb.sessionCount()).toBe(0);
   await testDb.admin.query('DELETE FROM import_jobs');
 });
 
-afterEach(async () => {
-  expect(await testDb.waitForSessions(0)).toBe(0);
-});
+// Every handler test proves the connection accounting: 0 app-user sessions before and after it.
+proveSessionAccounting(() => testDb);
 
 /**
  * Calls the handler, checks the status, validates the response against openapi.yaml, and proves the
@@ -105,20 +104,8 @@ function authenticatedRequests(headers: Record<string, string>): Array<[string, 
 }
 
 /** Holds every connection the app user may open, so the next one fails with 1226. */
-async function saturateAppUser(): Promise<Connection[]> {
-  const held: Connection[] = [];
-  for (let i = 0; i < MAX_USER_CONNECTIONS; i++) {
-    held.push(
-      await createConnection({
-        host: ADMIN_CONNECTION.host,
-        port: ADMIN_CONNECTION.port,
-        user: testDb.user,
-        password: testDb.password,
-        database: testDb.name,
-      }),
-    );
-  }
-  return held;
+function saturateAppUser(): Promise<Connection[]> {
+  return testDb.openAppSessions(MAX_USER_CONNECTIONS);
 }
 
 async function release(held: readonly Connection[]): Promise<void> {

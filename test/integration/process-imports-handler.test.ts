@@ -1,9 +1,10 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProcessImportsHandler } from '../../functions/process-imports.js';
 import { DatabaseError } from '../../lib/errors.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { migrate, queueJob, readingLines, readJob } from '../helpers/import-jobs.js';
 import { fakeContext } from '../helpers/lambda.js';
+import { proveSessionAccounting } from '../helpers/session-accounting.js';
 
 let testDb: TestDatabase;
 
@@ -16,14 +17,8 @@ afterAll(async () => {
   await testDb.drop();
 });
 
-// Every handler test proves the connection accounting: the app user is back to 0 sessions after it.
-beforeEach(async () => {
-  expect(await testDb.sessionCount()).toBe(0);
-});
-
-afterEach(async () => {
-  expect(await testDb.waitForSessions(0)).toBe(0);
-});
+// Every handler test proves the connection accounting: 0 app-user sessions before and after it.
+proveSessionAccounting(() => testDb);
 
 describe('processImports handler', () => {
   it('imports the queued jobs with one connection and reports each outcome', async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RowDataPacket } from 'mysql2/promise';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { withConnection } from '../../lib/db.js';
 import { cancelJob } from '../../lib/imports/job-repository.js';
 import { type ProcessorOptions, processImports, type WriteMode } from '../../lib/imports/processor.js';
@@ -15,6 +15,7 @@ import {
   readJob,
   tableCounts,
 } from '../helpers/import-jobs.js';
+import { proveSessionAccounting } from '../helpers/session-accounting.js';
 
 let testDb: TestDatabase;
 
@@ -35,12 +36,10 @@ async function clearTables(): Promise<void> {
 
 beforeEach(async () => {
   await clearTables();
-  expect(await testDb.sessionCount()).toBe(0);
 });
 
-afterEach(async () => {
-  expect(await testDb.waitForSessions(0)).toBe(0);
-});
+// Every handler test proves the connection accounting: 0 app-user sessions before and after it.
+proveSessionAccounting(() => testDb);
 
 /** Each processor test runs once per way of writing readings; `run` uses the block's mode. */
 let writeMode: WriteMode = 'insert';

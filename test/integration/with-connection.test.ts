@@ -174,18 +174,7 @@ describe('withConnection', () => {
   });
 
   it('gives up with ConnectionLimitError before the deadline when the user stays at its limit', async () => {
-    const holders = await Promise.all(
-      Array.from({ length: LIMIT }, () =>
-        import('mysql2/promise').then(({ createConnection }) =>
-          createConnection({
-            host: '127.0.0.1',
-            user: testDb.user,
-            password: testDb.password,
-            database: testDb.name,
-          }),
-        ),
-      ),
-    );
+    const holders = await testDb.openAppSessions(LIMIT);
     try {
       const config = testDb.config({ DB_DEADLINE_MARGIN_MS: '300' });
       const startedAt = Date.now();
