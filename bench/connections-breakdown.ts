@@ -4,9 +4,8 @@
 // query / end timed separately.
 
 import { createConnection } from 'mysql2/promise';
-import { loadConfig } from '../lib/config.js';
 import { PREPARED_STATEMENT_CACHE, withConnection } from '../lib/db.js';
-import { type Credentials, PK_READ } from './connections-clients.js';
+import { type Credentials, configFor, PK_READ } from './connections-clients.js';
 
 export type Breakdown = {
   /** p50 ms of each step, in order. */
@@ -18,13 +17,7 @@ export type Breakdown = {
 type Phases = { connect: number[]; setSession: number[]; query: number[]; end: number[] };
 
 export async function measureBreakdown(credentials: Credentials, rounds: number): Promise<Breakdown> {
-  const config = loadConfig({
-    DB_HOST: credentials.host,
-    DB_PORT: String(credentials.port),
-    DB_NAME: credentials.database,
-    DB_USER: credentials.user,
-    DB_PASSWORD: credentials.password,
-  });
+  const config = configFor(credentials);
   // The options lib/db.ts connectOnce passes, so steps 2 and 3 isolate their cost from the statement.
   const ourOptions = {
     ...credentials,

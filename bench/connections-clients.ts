@@ -36,6 +36,18 @@ export const PK_READ = 'SELECT id, label FROM items WHERE id = ?';
 const HOLD = 'SELECT SLEEP(?)';
 const FUNCTION_TIMEOUT_MS = 30_000;
 
+/** The project's Config for these credentials, plus extra loadConfig variables. */
+export function configFor(credentials: Credentials, settings: Readonly<Record<string, string>> = {}) {
+  return loadConfig({
+    DB_HOST: credentials.host,
+    DB_PORT: String(credentials.port),
+    DB_NAME: credentials.database,
+    DB_USER: credentials.user,
+    DB_PASSWORD: credentials.password,
+    ...settings,
+  });
+}
+
 /**
  * Ours: the config (no socket) at module scope, one connection per invocation via withConnection.
  * `settings` are extra environment variables for loadConfig (BENCH_OURS_ENV), to try other retry settings.
@@ -43,14 +55,7 @@ const FUNCTION_TIMEOUT_MS = 30_000;
 const ours = (settings: Readonly<Record<string, string>>): Client => ({
   name: 'withConnection',
   createEnvironment(credentials) {
-    const config = loadConfig({
-      DB_HOST: credentials.host,
-      DB_PORT: String(credentials.port),
-      DB_NAME: credentials.database,
-      DB_USER: credentials.user,
-      DB_PASSWORD: credentials.password,
-      ...settings,
-    });
+    const config = configFor(credentials, settings);
     return {
       async invoke({ id, holdMs }) {
         // As the API handler calls it: bounded by the invocation's remaining time.

@@ -154,12 +154,17 @@ try {
           );
   });
   const loader = await createConnection({ host, port, user: rootUser, password: rootPassword });
-  const loadFirst = await loadData(loader, tsvPath);
-
-  await queueFile('hh', longPath);
-  const reimport = await runProcessor();
-  const loadSecond = await loadData(loader, tsvPath);
-  await loader.end();
+  let loadFirst: number;
+  let loadSecond: number;
+  let reimport: Awaited<ReturnType<typeof runProcessor>>;
+  try {
+    loadFirst = await loadData(loader, tsvPath);
+    await queueFile('hh', longPath);
+    reimport = await runProcessor();
+    loadSecond = await loadData(loader, tsvPath);
+  } finally {
+    await loader.end();
+  }
 
   await admin.query(`TRUNCATE TABLE \`${database}\`.meter_readings`);
   const widePath = join(workDir, 'wide.csv');
