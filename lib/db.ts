@@ -1,6 +1,7 @@
 // withConnection(): the only place a MySQL connection is opened and ended. One connection per call,
 // opened inside the invocation and always ended in `finally`; never a connection or pool at module
-// scope, because a frozen or timed-out Lambda environment would hold it (the 1203 incident).
+// scope, because a frozen or timed-out Lambda environment would hold it, and enough of those lock the
+// app user out with error 1203 (over max_user_connections): the failure this project exists to prevent.
 
 import { connect, isIP } from 'node:net';
 import { type Connection, createConnection, type SslOptions } from 'mysql2/promise';

@@ -1,5 +1,5 @@
 // `npm run monitor -- [--kill-idle] [--max-idle=N] [--json]`: the monitor's run from a terminal, the
-// same code as the Lambda, printed in the original report's layout. Exit status: 0 healthy, 1 error,
+// same code as the Lambda, printed as the operators' text report (lib/monitor/report.ts). Exit status: 0 healthy, 1 error,
 // 2 caution, 3 warning. Audit lines (kills, warnings) go to stderr as JSON; the report to stdout.
 
 import { loadConfig } from '../lib/config.js';

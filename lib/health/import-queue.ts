@@ -1,4 +1,4 @@
-// The import queue's health policy (domain §7): stuck jobs, failure rate and queue depth over the
+// The import queue's health policy: stuck jobs, failure rate and queue depth over the
 // last 24 hours → healthy | degraded | critical. Pure: the numbers come from the job repository.
 
 import type { ImportQueueStats } from '../imports/job-repository.js';
@@ -62,7 +62,7 @@ export function worse(a: HealthStatus, b: HealthStatus): HealthStatus {
   return SEVERITY[b] > SEVERITY[a] ? b : a;
 }
 
-/** healthy → 200, degraded → 207, critical → 503 (the original API's mapping). */
+/** healthy → 200, degraded → 207, critical → 503: the mapping existing health checkers expect. */
 export function healthStatusCode(status: HealthStatus): number {
   return status === 'critical' ? 503 : status === 'degraded' ? 207 : 200;
 }

@@ -4,6 +4,7 @@
 
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { type Db, retryOnDeadlock } from '../db.js';
+import { withTransaction } from '../db-transaction.js';
 import { AppError, isDriverError } from '../errors.js';
 import { storeFileChunks } from './file-store.js';
 import {
@@ -52,29 +53,28 @@ export class JobRowError extends AppError {}
  * its file. When the idempotency key is taken (also by a concurrent request), returns that job instead.
  */
 export async function createJob(db: Db, job: NewJob): Promise<CreateJobResult> {
-  await db.beginTransaction();
   try {
-    const [result] = await db.query<ResultSetHeader>(
-      `INSERT INTO import_jobs
-         (batch_id, filename, import_type, status, priority, dry_run, total_rows, max_retries, metadata,
-          idempotency_key, queued_at)
-       VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, NOW(3))`,
-      [
-        job.batchId,
-        job.filename,
-        job.importType,
-        job.priority,
-        job.dryRun ? 1 : 0,
-        job.totalRows,
-        job.maxRetries,
-        JSON.stringify(job.metadata),
-        job.idempotencyKey,
-      ],
-    );
-    await storeFileChunks(db, result.insertId, job.gzippedFile);
-    await db.commit();
+    await withTransaction(db, async () => {
+      const [result] = await db.query<ResultSetHeader>(
+        `INSERT INTO import_jobs
+           (batch_id, filename, import_type, status, priority, dry_run, total_rows, max_retries, metadata,
+            idempotency_key, queued_at)
+         VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, NOW(3))`,
+        [
+          job.batchId,
+          job.filename,
+          job.importType,
+          job.priority,
+          job.dryRun ? 1 : 0,
+          job.totalRows,
+          job.maxRetries,
+          JSON.stringify(job.metadata),
+          job.idempotencyKey,
+        ],
+      );
+      await storeFileChunks(db, result.insertId, job.gzippedFile);
+    });
   } catch (error) {
-    await db.rollback().catch(() => undefined);
     if (job.idempotencyKey !== null && isDuplicateKey(error, 'uq_import_jobs_idempotency')) {
       const existing = await findJobByIdempotencyKey(db, job.idempotencyKey);
       return existing === null ? { outcome: 'key-in-use' } : { outcome: 'existing', job: existing };

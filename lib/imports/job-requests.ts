@@ -1,6 +1,7 @@
 // Validates what callers send to the job routes other than uploads: the batch id in the path, and the
 // list query (status, limit, opaque cursor). Pure; a bad value becomes a 4xx HttpError.
 
+import { parseQueryChoice } from '../choice.js';
 import { HttpError } from '../errors.js';
 import { JOB_STATUSES, type JobStatus } from './job.js';
 import type { JobPosition, ListJobsQuery } from './job-repository.js';
@@ -32,13 +33,7 @@ export function parseListQuery(query: Readonly<Record<string, string>>): ListJob
 
 function parseStatus(value: string | undefined): JobStatus | undefined {
   if (value === undefined || value === '') return undefined;
-  const status = JOB_STATUSES.find((candidate) => candidate === value);
-  if (status === undefined) {
-    throw new HttpError(400, `status must be one of: ${JOB_STATUSES.join(', ')}`, {
-      allowed: JOB_STATUSES,
-    });
-  }
-  return status;
+  return parseQueryChoice('status', value, JOB_STATUSES);
 }
 
 function parseLimit(value: string | undefined): number {

@@ -4,6 +4,7 @@
 
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { type Db, retryOnDeadlock } from '../db.js';
+import { withTransaction } from '../db-transaction.js';
 import { decodeJsonColumn, type ImportSummary, type ImportType } from './job.js';
 
 /** The tallies a run carries from row to row; saved with each checkpoint so a resumed run continues them. */
@@ -59,8 +60,7 @@ export async function claimNextJob(
   leaseOwner: string,
   leaseSeconds: number,
 ): Promise<ClaimedJob | null> {
-  await db.beginTransaction();
-  try {
+  const row = await withTransaction(db, async () => {
     const [rows] = await db.query<RowDataPacket[]>(
       `SELECT id, batch_id, import_type, dry_run, total_rows, retry_count, max_retries, checkpoint_row,
               checkpoint_state, metadata, status
@@ -71,43 +71,38 @@ export async function claimNextJob(
         LIMIT 1
         FOR UPDATE SKIP LOCKED`,
     );
-    const row = rows[0];
-    if (row === undefined) {
-      await db.commit();
-      return null;
-    }
-    const recovered = row.status === 'processing';
+    const due = rows[0];
+    if (due === undefined) return null;
     await db.query(
       `UPDATE import_jobs
           SET status = 'processing', lease_owner = ?, lease_expires_at = NOW(3) + INTERVAL ? SECOND,
               started_at = COALESCE(started_at, NOW(3)), retry_at = NULL,
               retry_count = retry_count + ?
         WHERE id = ?`,
-      [leaseOwner, leaseSeconds, recovered ? 1 : 0, row.id],
+      [leaseOwner, leaseSeconds, due.status === 'processing' ? 1 : 0, due.id],
     );
-    await db.commit();
-    const metadata = decodeJsonColumn(row.metadata);
-    const defaultSiteId =
-      typeof metadata === 'object' && metadata !== null && 'default_site_id' in metadata
-        ? Number(metadata.default_site_id)
-        : Number.NaN;
-    return {
-      id: Number(row.id),
-      batchId: String(row.batch_id),
-      importType: row.import_type as ImportType,
-      dryRun: Number(row.dry_run) === 1,
-      totalRows: row.total_rows === null ? null : Number(row.total_rows),
-      retryCount: Number(row.retry_count) + (recovered ? 1 : 0),
-      maxRetries: Number(row.max_retries),
-      checkpointRow: Number(row.checkpoint_row),
-      tally: parseTally(decodeJsonColumn(row.checkpoint_state)),
-      defaultSiteId: Number.isSafeInteger(defaultSiteId) && defaultSiteId > 0 ? defaultSiteId : null,
-      recovered,
-    };
-  } catch (error) {
-    await db.rollback().catch(() => undefined);
-    throw error;
-  }
+    return due;
+  });
+  if (row === null) return null;
+  const recovered = row.status === 'processing';
+  const metadata = decodeJsonColumn(row.metadata);
+  const defaultSiteId =
+    typeof metadata === 'object' && metadata !== null && 'default_site_id' in metadata
+      ? Number(metadata.default_site_id)
+      : Number.NaN;
+  return {
+    id: Number(row.id),
+    batchId: String(row.batch_id),
+    importType: row.import_type as ImportType,
+    dryRun: Number(row.dry_run) === 1,
+    totalRows: row.total_rows === null ? null : Number(row.total_rows),
+    retryCount: Number(row.retry_count) + (recovered ? 1 : 0),
+    maxRetries: Number(row.max_retries),
+    checkpointRow: Number(row.checkpoint_row),
+    tally: parseTally(decodeJsonColumn(row.checkpoint_state)),
+    defaultSiteId: Number.isSafeInteger(defaultSiteId) && defaultSiteId > 0 ? defaultSiteId : null,
+    recovered,
+  };
 }
 
 function parseTally(value: unknown): ImportTally | null {

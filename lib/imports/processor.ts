@@ -38,6 +38,7 @@ import {
   type ReadingRow,
   type SiteRow,
 } from './rows.js';
+import type { WriteMode } from './write-mode.js';
 
 export const MAX_KEPT_ROW_ERRORS = 50;
 
@@ -50,14 +51,9 @@ export type ProcessorOptions = {
   readonly batchSize: number;
   /** Stop, checkpointed, when less than this (plus twice the slowest batch so far) remains. */
   readonly stopMarginMs: number;
-  /**
-   * How readings are written: multi-row INSERT … ON DUPLICATE KEY UPDATE, or the server's bulk path
-   * (LOAD DATA LOCAL from an in-memory stream); 'auto' takes the bulk path when the server allows it.
-   */
+  /** How readings are written (see write-mode.ts). */
   readonly writeMode: WriteMode;
 };
-
-export type WriteMode = 'auto' | 'insert' | 'load';
 
 export type JobOutcome = {
   readonly batchId: string;

@@ -4,6 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { parseQueryChoice } from '../choice.js';
 import { HttpError } from '../errors.js';
 import { CsvFormatError, readCsvRecordBatches } from './csv-reader.js';
 import { detectLayoutFromHead, FileFormatError, type ImportFormat } from './formats.js';
@@ -96,11 +97,7 @@ export function parseUploadOptions(
 }
 
 function parseImportType(value: string | undefined): ImportType {
-  const type = IMPORT_TYPES.find((candidate) => candidate === value);
-  if (type === undefined) {
-    throw new HttpError(400, `type must be one of: ${IMPORT_TYPES.join(', ')}`, { allowed: IMPORT_TYPES });
-  }
-  return type;
+  return parseQueryChoice('type', value ?? '', IMPORT_TYPES);
 }
 
 function parseFlag(name: string, value: string | undefined): boolean {
@@ -112,11 +109,7 @@ function parseFlag(name: string, value: string | undefined): boolean {
 
 function parsePriority(value: string | undefined): Priority {
   if (value === undefined || value === '') return 'normal';
-  const priority = PRIORITIES.find((candidate) => candidate === value);
-  if (priority === undefined) {
-    throw new HttpError(400, `priority must be one of: ${PRIORITIES.join(', ')}`, { allowed: PRIORITIES });
-  }
-  return priority;
+  return parseQueryChoice('priority', value, PRIORITIES);
 }
 
 function parseMaxRetries(value: string | undefined): number {

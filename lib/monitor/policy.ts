@@ -67,7 +67,7 @@ export function effectiveLimit(server: ServerLimits, accountLimit: number): numb
   return perUser > 0 ? Math.min(perUser, server.maxConnections) : server.maxConnections;
 }
 
-/** Strictly above a threshold moves up a level, as in the original (60 % is still healthy). */
+/** Strictly above a threshold moves up a level: exactly 60 % is still healthy. */
 export function usageLevel(usagePercent: number, thresholds: Thresholds): UsageLevel {
   if (usagePercent > thresholds.usageWarningPercent) return 'warning';
   if (usagePercent > thresholds.usageCautionPercent) return 'caution';

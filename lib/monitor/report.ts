@@ -1,5 +1,5 @@
-// The operators' text report, in the original monitor's layout (domain §5) with its counts corrected
-// and current advice, and the CLI's exit status. Pure: the clock's time zone is an argument.
+// The operators' text report, in the layout operators already grep (banner, connection breakdown,
+// idle list, settings) without counting its own session, and the CLI's exit status. Pure: the clock's time zone is an argument.
 
 import type { KillOutcome } from './kill-sessions.js';
 import type { UsageLevel } from './policy.js';
@@ -46,7 +46,7 @@ export function formatReport(report: MonitorReport, timeZone: string): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** dd/mm/YYYY HH:MM:SS in the given IANA time zone, as the original printed it. */
+/** dd/mm/YYYY HH:MM:SS in the given IANA time zone, the report's timestamp format. */
 export function formatDateTime(date: Date, timeZone: string): string {
   const parts = new Intl.DateTimeFormat('en-GB', {
     timeZone,

@@ -1,4 +1,4 @@
-// The app user is held at its connection limit by other sessions (the 1203 incident): every API route
+// The app user is held at its connection limit by other sessions (error 1203 on login): every API route
 // that needs the database answers 503 with Retry-After and a JSON body, never 500, and stores nothing.
 
 import { randomUUID } from 'node:crypto';

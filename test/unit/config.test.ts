@@ -182,7 +182,7 @@ describe('loadConfig: api', () => {
 
     it('refuses an unknown mode, and a CA file the mode would ignore', () => {
       expect(() => loadConfig({ ...LOCAL, DB_TLS: 'required' })).toThrow(
-        new ConfigError('DB_TLS', 'must be one of off, rds, verify, got "required"'),
+        new ConfigError('DB_TLS', 'must be one of: off, rds, verify, got "required"'),
       );
       expect(() => loadConfig({ ...LOCAL, DB_TLS: 'rds', DB_TLS_CA_FILE: '/tmp/ca.pem' })).toThrow(
         new ConfigError('DB_TLS_CA_FILE', 'is used only with DB_TLS=verify (DB_TLS is rds)'),

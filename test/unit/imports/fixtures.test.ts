@@ -48,7 +48,7 @@ async function importFixture(name: string, importType: ImportType): Promise<Outc
   return outcome;
 }
 
-describe('fixture files in the original system’s shapes', () => {
+describe('fixture files in the shapes suppliers send', () => {
   it('imports the interval sample', async () => {
     const outcome = await importFixture('hh-interval.csv', 'hh');
     expect(outcome.format).toBe('hh-interval');

@@ -96,7 +96,7 @@ describe('header aliases', () => {
 });
 
 describe('detectLayout for hh', () => {
-  it('chooses the interval format for the original’s sample header', () => {
+  it('chooses the interval format for the interval fixture’s header', () => {
     const layout = detectLayout('hh', ['MPAN', 'ReadDateTime', 'ReadValue', 'Unit', 'ReadingType']);
     expect(layout).toEqual({
       format: 'hh-interval',

@@ -26,7 +26,7 @@ describe('formatRowError', () => {
 });
 
 describe('interval rows', () => {
-  it('maps the original’s sample row', () => {
+  it('maps a row of the interval fixture (hh-interval.csv)', () => {
     const result = intervalMapper()(['E06BG12862', '2024-11-09 00:30:00', '5.6', 'kWh', 'A']);
     expect(result).toEqual({
       kind: 'rows',

@@ -68,7 +68,7 @@ function kill(overrides: Partial<KillOutcome>): KillOutcome {
 }
 
 describe('formatReport', () => {
-  it('prints the original layout for a healthy run, without counting its own session', () => {
+  it('prints the report layout for a healthy run, without counting its own session', () => {
     expect(formatReport(HEALTHY, 'Europe/London')).toBe(
       [
         '===========================================',
