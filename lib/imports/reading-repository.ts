@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { Db } from '../db.js';
 import type { ReadingRow, SiteRow } from './rows.js';
-import { meterTypeOf } from './values.js';
+import { meterTypeOf, type ReadingType } from './values.js';
 
 export const AUTO_IMPORT_SITE_NAME = 'Auto-imported Meters';
 
@@ -69,6 +69,42 @@ export async function siteExists(db: Db, siteId: number): Promise<boolean> {
   return rows.length > 0;
 }
 
+/** The meter_readings columns both write paths fill, in the order readingColumnValues gives them. */
+const READING_COLUMNS =
+  'meter_id, reading_interval, reading_date, reading_time, period_number, reading_value, reading_type, import_batch_id';
+
+type ReadingColumnValues = readonly [
+  meterId: number,
+  interval: 'hh' | 'daily',
+  date: string,
+  time: string,
+  period: number | null,
+  valueKwh: string,
+  readingType: ReadingType,
+  batchId: string,
+];
+
+/** One reading as the values of READING_COLUMNS: the single mapping the INSERT and LOAD DATA paths share. */
+function readingColumnValues(
+  reading: ReadingRow,
+  meterIds: ReadonlyMap<string, number>,
+  batchId: string,
+): ReadingColumnValues {
+  const meterId = meterIds.get(meterKey(reading.meterCode));
+  // The writer resolves every meter of a batch before writing it; a gap here is a bug, not bad data.
+  if (meterId === undefined) throw new Error("A reading's meter was not resolved before the write");
+  return [
+    meterId,
+    reading.periodNumber === null ? 'daily' : 'hh',
+    reading.readingDate,
+    reading.readingTime,
+    reading.periodNumber,
+    reading.valueKwh,
+    reading.readingType,
+    batchId,
+  ];
+}
+
 /** One multi-row upsert: re-importing a reading updates it (last write wins), so imports are idempotent. */
 export async function upsertReadings(
   db: Db,
@@ -77,20 +113,10 @@ export async function upsertReadings(
   batchId: string,
 ): Promise<void> {
   if (readings.length === 0) return;
-  const values = readings.map((reading) => [
-    meterIds.get(meterKey(reading.meterCode)),
-    reading.periodNumber === null ? 'daily' : 'hh',
-    reading.readingDate,
-    reading.readingTime,
-    reading.periodNumber,
-    reading.valueKwh,
-    reading.readingType,
-    batchId,
-  ]);
+  const values = readings.map((reading) => readingColumnValues(reading, meterIds, batchId));
   // VALUES() is deprecated in MySQL 8.0.20+ but is the one upsert form both MySQL and MariaDB accept.
   await db.query(
-    `INSERT INTO meter_readings
-       (meter_id, reading_interval, reading_date, reading_time, period_number, reading_value, reading_type, import_batch_id)
+    `INSERT INTO meter_readings (${READING_COLUMNS})
      VALUES ?
      ON DUPLICATE KEY UPDATE
        period_number = VALUES(period_number),
@@ -122,9 +148,12 @@ export async function loadReadings(
   if (readings.length === 0) return;
   let text = '';
   for (const reading of readings) {
-    const period = reading.periodNumber === null ? '\\N' : String(reading.periodNumber);
-    const interval = reading.periodNumber === null ? 'daily' : 'hh';
-    text += `${meterIds.get(meterKey(reading.meterCode))}\t${interval}\t${reading.readingDate}\t${reading.readingTime}\t${period}\t${reading.valueKwh}\t${reading.readingType}\t${batchId}\n`;
+    const [meterId, interval, date, time, period, valueKwh, readingType, batch] = readingColumnValues(
+      reading,
+      meterIds,
+      batchId,
+    );
+    text += `${meterId}\t${interval}\t${date}\t${time}\t${period ?? '\\N'}\t${valueKwh}\t${readingType}\t${batch}\n`;
   }
   // Every field comes from a strict parser (digits, dashes, colons, a dot, fixed words) or a UUID, so
   // none can hold a tab, a line break or a backslash; refuse the batch rather than escape if one did.
@@ -134,7 +163,7 @@ export async function loadReadings(
   const [result] = await db.query<ResultSetHeader>({
     sql: `LOAD DATA LOCAL INFILE 'readings.tsv' REPLACE INTO TABLE meter_readings CHARACTER SET utf8mb4
             FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'
-            (meter_id, reading_interval, reading_date, reading_time, period_number, reading_value, reading_type, import_batch_id)`,
+            (${READING_COLUMNS})`,
     infileStreamFactory: () => Readable.from([data]),
   });
   if (result.warningStatus > 0) {
@@ -180,6 +209,22 @@ export async function upsertSites(db: Db, sites: readonly SiteRow[]): Promise<nu
        is_active = VALUES(is_active)`,
     [values],
   );
-  // affectedRows counts 1 per insert and 2 per changed row (0 for an unchanged one).
-  return Math.max(0, sites.length - (result.affectedRows - sites.length));
+  return insertedRowCount(result, sites.length);
+}
+
+const INSERT_INFO = /^Records:\s*(\d+)\s+Duplicates:\s*(\d+)/;
+
+/**
+ * How many of `rowCount` rows an INSERT … ON DUPLICATE KEY UPDATE inserted. affectedRows cannot
+ * tell: mysql2 sets the FOUND_ROWS client flag, so it counts 1 per insert, 2 per changed row and 1
+ * per unchanged one. A multi-row statement's info says `Records: R  Duplicates: D` (D = rows that
+ * met an existing key, changed or not), so R − D rows were inserted. A one-row statement carries no
+ * info; its insertId is 0 when the row met an existing key unchanged, and affectedRows is 2 when it
+ * changed one, so a new row is exactly affectedRows 1 with an insertId.
+ */
+export function insertedRowCount(result: ResultSetHeader, rowCount: number): number {
+  const info = INSERT_INFO.exec(result.info ?? '');
+  if (info !== null) return Number(info[1]) - Number(info[2]);
+  if (rowCount !== 1) throw new Error(`A ${rowCount}-row upsert reported no Records/Duplicates info`);
+  return result.affectedRows === 1 && result.insertId !== 0 ? 1 : 0;
 }

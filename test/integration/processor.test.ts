@@ -3,9 +3,10 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { withConnection } from '../../lib/db.js';
 import { cancelJob } from '../../lib/imports/job-repository.js';
-import { type ProcessorOptions, processImports, type WriteMode } from '../../lib/imports/processor.js';
+import { type ProcessorOptions, processImports } from '../../lib/imports/processor.js';
 import { purgeFinishedJobs } from '../../lib/imports/processor-repository.js';
 import { loadReadings } from '../../lib/imports/reading-repository.js';
+import type { WriteMode } from '../../lib/imports/write-mode.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import {
   intervalCsv,
@@ -159,6 +160,26 @@ describe.each(['insert', 'load'] as const)('processImports writing with %s', (mo
       ['Depot', 7, 'M1 1AE', 'warehouse', null, 0],
       ['Head Office', 7, 'SW1A 1AA', 'office', '1300.00', 1],
     ]);
+  });
+
+  it('counts only new sites as created: re-importing an unchanged sites file reports 0', async () => {
+    const csv = 'name,postcode,floor_area\nHead Office,SW1A 1AA,1200.5\nDepot,M1 1AE,\n';
+    const sitesCreated = async (file: string) => {
+      const job = await queueJob(testDb, { type: 'sites', csv: file });
+      await run();
+      const row = await readJob(testDb, job.batchId);
+      expect(row.status).toBe('completed');
+      return (row.summary?.meta as { sites_created?: unknown } | undefined)?.sites_created;
+    };
+    expect(await sitesCreated(csv)).toBe(2);
+    expect(await sitesCreated(csv)).toBe(0);
+    // One changed (floor area), one unchanged, one new: only the new one was created.
+    expect(await sitesCreated(`${csv.replace('1200.5', '1300')}Annex,M1 1AE,10\n`)).toBe(1);
+    // A one-row file takes the single-row path (no Records/Duplicates info from the server).
+    expect(await sitesCreated('name,postcode\nKiosk,E1 6AN\n')).toBe(1);
+    expect(await sitesCreated('name,postcode\nKiosk,E1 6AN\n')).toBe(0);
+    expect(await sitesCreated('name,postcode,floor_area\nKiosk,E1 6AN,5\n')).toBe(0);
+    expect((await tableCounts(testDb)).sites).toBe(4);
   });
 
   it('a dry run reports what a real run would and writes nothing but the job row', async () => {
