@@ -5,21 +5,8 @@
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { type Db, retryOnDeadlock } from '../db.js';
 import { withTransaction } from '../db-transaction.js';
+import { emptyTally, type ImportTally } from './import-progress.js';
 import { decodeJsonColumn, type ImportSummary, type ImportType } from './job.js';
-
-/** The tallies a run carries from row to row; saved with each checkpoint so a resumed run continues them. */
-export type ImportTally = {
-  processed: number;
-  imported: number;
-  failed: number;
-  errors: string[];
-  unitCounts: Record<string, number>;
-  readingsWritten: number;
-  metersCreated: number;
-  sitesCreated: number;
-  /** Dry runs: meter codes a real run would create (upper-cased, distinct). */
-  metersToCreate: string[];
-};
 
 export type ClaimedJob = {
   readonly id: number;
@@ -35,20 +22,6 @@ export type ClaimedJob = {
   /** True when the job was taken over from a run whose lease expired (it crashed or was killed). */
   readonly recovered: boolean;
 };
-
-export function emptyTally(): ImportTally {
-  return {
-    processed: 0,
-    imported: 0,
-    failed: 0,
-    errors: [],
-    unitCounts: {},
-    readingsWritten: 0,
-    metersCreated: 0,
-    sitesCreated: 0,
-    metersToCreate: [],
-  };
-}
 
 /**
  * Claims the next due job: queued with retry_at due, or processing with an expired lease; priority

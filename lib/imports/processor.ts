@@ -1,60 +1,37 @@
-// The import processor's domain: claim due jobs one after another on the connection it is given,
-// stream each stored file through the CSV layer, and commit readings in batches that also checkpoint
-// the job, so a run that stops or dies resumes without duplicating or losing a reading.
+// The import processor's domain: claim due jobs one after another on the connection it is given, and
+// take each through three stages: set-up (header → layout and mapper), the row loop (records → batches
+// that commit with the job's checkpoint), and finish. A run that stops or dies resumes from the last
+// checkpoint without duplicating or losing a reading.
 
 import { jobRetryDelaySeconds } from '../backoff.js';
 import type { Db } from '../db.js';
 import { isConnectionGone } from '../errors.js';
-import { readCsvRecordBatches } from './csv-reader.js';
+import { BatchWriter, type BatchWriterOptions, leaseSecondsFor, type WriteResult } from './batch-writer.js';
+import { type CsvRecord, readCsvRecordBatches } from './csv-reader.js';
+import { type PreparedFile, setUpFile } from './file-setup.js';
 import { openStoredFile } from './file-store.js';
-import { detectLayout, type ImportLayout, isFileFormatError, noHeaderError } from './formats.js';
+import { isFileFormatError } from './formats.js';
+import { ImportProgress, type ImportTally } from './import-progress.js';
 import type { ImportSummary } from './job.js';
 import {
   type ClaimedJob,
   claimNextJob,
-  emptyTally,
   failJobPermanently,
   finishJob,
-  type ImportTally,
-  releaseJob,
   requeueOrFail,
-  saveCheckpoint,
 } from './processor-repository.js';
-import {
-  createMeters,
-  ensureAutoImportSite,
-  loadReadings,
-  lookUpMeters,
-  meterKey,
-  serverAllowsLocalInfile,
-  siteExists,
-  upsertReadings,
-  upsertSites,
-} from './reading-repository.js';
-import {
-  compileReadingMapper,
-  compileSiteMapper,
-  formatRowError,
-  type ReadingRow,
-  type SiteRow,
-} from './rows.js';
+import { serverAllowsLocalInfile, siteExists } from './reading-repository.js';
 import type { WriteMode } from './write-mode.js';
 
-export const MAX_KEPT_ROW_ERRORS = 50;
-
-export type ProcessorOptions = {
-  /** Identifies this run in the job's lease. */
-  readonly leaseOwner: string;
-  /** Time this invocation has left, in ms (Lambda's getRemainingTimeInMillis). */
-  readonly remainingMs: () => number;
-  /** Readings (or sites) written per transaction. */
-  readonly batchSize: number;
-  /** Stop, checkpointed, when less than this (plus twice the slowest batch so far) remains. */
-  readonly stopMarginMs: number;
+export type ProcessorOptions = BatchWriterOptions & {
   /** How readings are written (see write-mode.ts). */
   readonly writeMode: WriteMode;
 };
 
+/**
+ * What one run did with one job. The row figures are the job's totals as its last committed
+ * checkpoint (or final state) holds them, earlier runs' work included: never rows read but not stored.
+ */
 export type JobOutcome = {
   readonly batchId: string;
   readonly outcome: 'completed' | 'failed' | 'cancelled' | 'released' | 'requeued';
@@ -69,7 +46,7 @@ export async function processImports(db: Db, options: ProcessorOptions): Promise
   const outcomes: JobOutcome[] = [];
   let bulkLoad: boolean | undefined;
   while (options.remainingMs() > options.stopMarginMs * 2) {
-    const job = await claimNextJob(db, options.leaseOwner, leaseSecondsFor(options));
+    const job = await claimNextJob(db, options.leaseOwner, leaseSecondsFor(options.remainingMs()));
     if (job === null) break;
     bulkLoad ??=
       options.writeMode === 'auto' ? await serverAllowsLocalInfile(db) : options.writeMode === 'load';
@@ -80,16 +57,10 @@ export async function processImports(db: Db, options: ProcessorOptions): Promise
   return outcomes;
 }
 
-/** Past the invocation's own end, so a lease only expires once its holder is certainly gone. */
-function leaseSecondsFor(options: ProcessorOptions): number {
-  return Math.ceil(options.remainingMs() / 1000) + 60;
-}
-
-/** Errors after which this connection is unusable: the run ends, and the lease expiry hands the job on. */
 function jobOutcome(
   job: ClaimedJob,
   kind: JobOutcome['outcome'],
-  tally: ImportTally,
+  tally: Readonly<ImportTally>,
   detail: string | undefined,
 ): JobOutcome {
   return {
@@ -102,29 +73,26 @@ function jobOutcome(
   };
 }
 
+/** Owns the job's progress; errors after which the connection is unusable end the run (the lease hands the job on). */
 async function processJob(
   db: Db,
   job: ClaimedJob,
   options: ProcessorOptions,
   bulkLoad: boolean,
 ): Promise<JobOutcome> {
-  const outcome = (kind: JobOutcome['outcome'], tally: ImportTally | null, detail?: string) =>
-    jobOutcome(job, kind, tally ?? emptyTally(), detail);
+  const progress = new ImportProgress(job.tally);
+  const outcome = (kind: JobOutcome['outcome'], detail?: string) =>
+    jobOutcome(job, kind, progress.committed, detail);
   if (job.recovered && job.retryCount > job.maxRetries) {
     const message = `The import was interrupted ${job.retryCount} times without finishing`;
-    await failJobPermanently(db, job, options.leaseOwner, message);
-    return outcome('failed', job.tally, message);
+    return outcome(await failNow(db, job, options, message), message);
   }
   try {
-    return await importJobFile(db, job, options, bulkLoad);
+    return await importJobFile(db, job, options, bulkLoad, progress);
   } catch (error) {
     if (isConnectionGone(error)) throw error;
-    await db.rollback().catch(() => undefined);
     const message = error instanceof Error ? error.message.slice(0, 1000) : String(error);
-    if (isFileFormatError(error)) {
-      const held = await failJobPermanently(db, job, options.leaseOwner, message);
-      return outcome(held ? 'failed' : 'cancelled', job.tally, message);
-    }
+    if (isFileFormatError(error)) return outcome(await failNow(db, job, options, message), message);
     const result = await requeueOrFail(
       db,
       job,
@@ -132,287 +100,132 @@ async function processJob(
       message,
       jobRetryDelaySeconds(job.retryCount),
     );
-    return outcome(result === 'lost' ? 'cancelled' : result, job.tally, message);
+    return outcome(result === 'lost' ? 'cancelled' : result, message);
   }
 }
 
-type Mapper =
-  | { kind: 'readings'; map: ReturnType<typeof compileReadingMapper> }
-  | { kind: 'sites'; map: ReturnType<typeof compileSiteMapper> };
+/** Fails the job for good; 'cancelled' when it was cancelled or taken over meanwhile (nothing was written). */
+async function failNow(
+  db: Db,
+  job: ClaimedJob,
+  options: ProcessorOptions,
+  message: string,
+): Promise<'failed' | 'cancelled'> {
+  return (await failJobPermanently(db, job, options.leaseOwner, message)) ? 'failed' : 'cancelled';
+}
 
 async function importJobFile(
   db: Db,
   job: ClaimedJob,
   options: ProcessorOptions,
   bulkLoad: boolean,
+  progress: ImportProgress,
 ): Promise<JobOutcome> {
-  const tally = job.tally ?? emptyTally();
-  const result = (kind: JobOutcome['outcome'], detail?: string) => jobOutcome(job, kind, tally, detail);
+  const outcome = (kind: JobOutcome['outcome'], detail?: string) =>
+    jobOutcome(job, kind, progress.committed, detail);
   if (!job.dryRun && job.defaultSiteId !== null && !(await siteExists(db, job.defaultSiteId))) {
     const message = `metadata.default_site_id ${job.defaultSiteId} does not exist`;
-    await failJobPermanently(db, job, options.leaseOwner, message);
-    return result('failed', message);
+    return outcome(await failNow(db, job, options, message), message);
   }
-  const writer = new BatchWriter(db, job, options, tally, bulkLoad);
-  let layout: ImportLayout | undefined;
-  let rowNumber = 0;
+  const batches = readCsvRecordBatches(openStoredFile(db, job.id));
+  const writer = new BatchWriter(db, job, options, progress, bulkLoad);
+  let file: PreparedFile;
+  let end: LoopEnd;
   try {
-    let mapper: Mapper | undefined;
-    for await (const records of readCsvRecordBatches(openStoredFile(db, job.id))) {
-      for (const record of records) {
-        if (mapper === undefined) {
-          layout = detectLayout(job.importType, record.fields);
-          mapper =
-            layout.format === 'sites'
-              ? { kind: 'sites', map: compileSiteMapper(layout) }
-              : { kind: 'readings', map: compileReadingMapper(layout) };
-          continue;
-        }
-        rowNumber++;
-        if (rowNumber <= job.checkpointRow) continue;
-        tally.processed++;
-        const mapped = mapper.kind === 'sites' ? mapper.map(record.fields) : mapper.map(record.fields);
-        if (mapped.kind === 'error') {
-          tally.failed++;
-          if (tally.errors.length < MAX_KEPT_ROW_ERRORS)
-            tally.errors.push(formatRowError(rowNumber, mapped.message));
-        } else if (mapped.kind === 'rows') {
-          tally.imported++;
-          for (const reading of mapped.rows) {
-            tally.unitCounts[reading.unit] = (tally.unitCounts[reading.unit] ?? 0) + 1;
-          }
-          writer.addReadings(mapped.rows);
-        } else if (mapped.kind === 'site') {
-          tally.imported++;
-          writer.addSite(mapped.site);
-        }
-        if (writer.isFull()) {
-          const flushed = await writer.flush(rowNumber);
-          if (flushed !== 'ok') return result(flushed === 'lost' ? 'cancelled' : 'released');
-        }
+    const start = await setUpFile(job.importType, batches);
+    file = start.file;
+    end = await importRows(job, file, prepend(start.firstRecords, batches), writer, progress);
+  } finally {
+    // Never leave a batch's transaction running on the connection while the caller moves on, nor
+    // the file's stream reading chunks.
+    await writer.settle();
+    await batches.return(undefined);
+  }
+  if (end !== 'done') return outcome(end);
+  return finishImport(db, job, options, file, progress);
+}
+
+type LoopEnd = 'done' | 'released' | 'cancelled';
+
+/** The row loop: maps each record after the checkpoint, counts it, and writes it in batches. */
+async function importRows(
+  job: ClaimedJob,
+  file: PreparedFile,
+  batches: AsyncIterable<readonly CsvRecord[]>,
+  writer: BatchWriter,
+  progress: ImportProgress,
+): Promise<LoopEnd> {
+  let rowNumber = 0;
+  for await (const records of batches) {
+    for (const record of records) {
+      rowNumber++;
+      if (rowNumber <= job.checkpointRow) continue;
+      const mapped = file.mapRecord(record.fields);
+      progress.countRecord(rowNumber, mapped);
+      writer.add(mapped);
+      if (writer.isFull()) {
+        const flushed = await writer.flush(rowNumber);
+        if (flushed !== 'ok') return loopEnd(flushed);
       }
     }
-    const flushed = await writer.flush(rowNumber);
-    if (flushed !== 'ok') return result(flushed === 'lost' ? 'cancelled' : 'released');
-    const written = await writer.finish();
-    if (written !== 'ok') return result('cancelled');
-  } finally {
-    // Never leave a batch's transaction running on the connection while the caller moves on.
-    await writer.settle();
   }
-  // processJob fails the job for good, as for any other file-format error.
-  if (layout === undefined) throw noHeaderError();
-  const summary = buildSummary(job, layout, tally);
+  const flushed = await writer.flush(rowNumber);
+  if (flushed !== 'ok') return loopEnd(flushed);
+  return loopEnd(await writer.finish());
+}
+
+function loopEnd(result: WriteResult | 'out-of-time'): LoopEnd {
+  return result === 'ok' ? 'done' : result === 'lost' ? 'cancelled' : 'released';
+}
+
+async function* prepend<T>(first: T, rest: AsyncIterable<T>): AsyncGenerator<T> {
+  yield first;
+  yield* rest;
+}
+
+/** Completes the job, or fails it when no row could be imported; every figure is a committed one. */
+async function finishImport(
+  db: Db,
+  job: ClaimedJob,
+  options: ProcessorOptions,
+  file: PreparedFile,
+  progress: ImportProgress,
+): Promise<JobOutcome> {
+  const tally = progress.committed;
   const errorMessage =
-    rowNumber === 0
+    tally.processed === 0
       ? 'No data rows'
       : tally.imported === 0
         ? `No row could be imported: ${tally.failed} of ${tally.processed} rows failed`
         : null;
   const held = await finishJob(db, job, options.leaseOwner, {
     status: errorMessage === null ? 'completed' : 'failed',
-    summary,
-    totalRows: rowNumber,
+    summary: buildSummary(job, file, tally),
+    totalRows: tally.processed,
     errorMessage,
   });
-  if (!held) return result('cancelled');
-  return result(errorMessage === null ? 'completed' : 'failed', errorMessage ?? undefined);
+  const kind = !held ? 'cancelled' : errorMessage === null ? 'completed' : 'failed';
+  return jobOutcome(job, kind, tally, errorMessage ?? undefined);
 }
 
-function buildSummary(job: ClaimedJob, layout: ImportLayout, tally: ImportTally): ImportSummary {
+function buildSummary(job: ClaimedJob, file: PreparedFile, tally: Readonly<ImportTally>): ImportSummary {
   return {
     records_processed: tally.processed,
     records_imported: tally.imported,
     records_failed: tally.failed,
-    errors: tally.errors,
+    errors: [...tally.errors],
     successful: tally.imported > 0,
     batch_id: job.batchId,
     dry_run: job.dryRun,
     meta: {
-      format: layout.format,
-      column_mapping: layout.columnMapping,
-      unit_counts: tally.unitCounts,
-      ...(layout.format === 'sites'
+      format: file.layoutName,
+      column_mapping: file.columnMapping,
+      unit_counts: { ...tally.unitCounts },
+      ...(job.importType === 'sites'
         ? { sites_created: tally.sitesCreated }
         : job.dryRun
           ? { readings_to_write: tally.readingsWritten, meters_to_create: tally.metersToCreate.length }
           : { readings_written: tally.readingsWritten, meters_created: tally.metersCreated }),
     },
   };
-}
-
-type WriteResult = 'ok' | 'lost';
-
-/**
- * Collects rows and writes them with the checkpoint in one transaction. Writes are pipelined: batch k
- * is written while the caller parses batch k+1 (the database, not Node, is the bottleneck), and batch
- * k+1 is only started once k has committed, so checkpoints stay in order. Dry runs resolve meters
- * read-only and write only the checkpoint: they report what a real run would, and write nothing else.
- */
-class BatchWriter {
-  private readings: ReadingRow[] = [];
-  private sites: SiteRow[] = [];
-  private readonly meterIds = new Map<string, number>();
-  private readonly metersToCreate: Set<string>;
-  private siteIdForNewMeters: number | null;
-  private slowestWriteMs = 0;
-  private pending: Promise<WriteResult> = Promise.resolve('ok');
-
-  constructor(
-    private readonly db: Db,
-    private readonly job: ClaimedJob,
-    private readonly options: ProcessorOptions,
-    /** Row tallies are kept by the caller; this writer adds what only it knows (readings, meters, sites). */
-    private readonly tally: ImportTally,
-    private readonly bulkLoad: boolean,
-  ) {
-    this.metersToCreate = new Set(tally.metersToCreate);
-    this.siteIdForNewMeters = job.defaultSiteId;
-  }
-
-  addReadings(rows: readonly ReadingRow[]): void {
-    for (const row of rows) this.readings.push(row);
-  }
-
-  addSite(site: SiteRow): void {
-    this.sites.push(site);
-  }
-
-  isFull(): boolean {
-    return this.readings.length + this.sites.length >= this.options.batchSize;
-  }
-
-  /**
-   * Waits for the previous batch, then starts writing the collected rows with a checkpoint at
-   * `checkpointRow`. 'lost': the job was cancelled or taken over; 'out-of-time': released instead.
-   */
-  async flush(checkpointRow: number): Promise<WriteResult | 'out-of-time'> {
-    const previous = await this.pending;
-    if (previous !== 'ok') return previous;
-    if (this.options.remainingMs() < this.options.stopMarginMs + 2 * this.slowestWriteMs) {
-      const released = await releaseJob(this.db, this.job, this.options.leaseOwner);
-      return released ? 'out-of-time' : 'lost';
-    }
-    const readings = this.readings;
-    const sites = this.sites;
-    this.readings = [];
-    this.sites = [];
-    const rowTally = {
-      ...this.tally,
-      errors: [...this.tally.errors],
-      unitCounts: { ...this.tally.unitCounts },
-    };
-    const write = this.job.dryRun
-      ? this.checkpointDryRun(readings, checkpointRow, rowTally)
-      : this.write(readings, sites, checkpointRow, rowTally);
-    // Marked handled now; the error still reaches whoever awaits `pending` next.
-    write.catch(() => undefined);
-    this.pending = write;
-    return 'ok';
-  }
-
-  /** The last batch's result (its error, if it failed). */
-  finish(): Promise<WriteResult> {
-    return this.pending;
-  }
-
-  /** Waits for any write in flight, whatever its outcome. */
-  async settle(): Promise<void> {
-    await this.pending.catch(() => undefined);
-  }
-
-  private async checkpointDryRun(
-    readings: readonly ReadingRow[],
-    checkpointRow: number,
-    rowTally: ImportTally,
-  ): Promise<WriteResult> {
-    const startedMs = performance.now();
-    const unknown = await lookUpMeters(
-      this.db,
-      readings.map((reading) => reading.meterCode),
-      this.meterIds,
-    );
-    for (const code of unknown) this.metersToCreate.add(meterKey(code));
-    this.tally.metersToCreate = [...this.metersToCreate];
-    this.tally.readingsWritten += readings.length;
-    const state = {
-      ...rowTally,
-      metersToCreate: this.tally.metersToCreate,
-      readingsWritten: this.tally.readingsWritten,
-    };
-    const held = await saveCheckpoint(
-      this.db,
-      this.job,
-      this.options.leaseOwner,
-      checkpointRow,
-      state,
-      this.leaseSeconds(),
-    );
-    this.slowestWriteMs = Math.max(this.slowestWriteMs, performance.now() - startedMs);
-    return held ? 'ok' : 'lost';
-  }
-
-  private async write(
-    readings: readonly ReadingRow[],
-    sites: readonly SiteRow[],
-    checkpointRow: number,
-    rowTally: ImportTally,
-  ): Promise<WriteResult> {
-    const startedMs = performance.now();
-    let { metersCreated, readingsWritten, sitesCreated } = this.tally;
-    await this.db.beginTransaction();
-    try {
-      if (readings.length > 0) {
-        const unknown = await lookUpMeters(
-          this.db,
-          readings.map((reading) => reading.meterCode),
-          this.meterIds,
-        );
-        if (unknown.length > 0) {
-          this.siteIdForNewMeters ??= await ensureAutoImportSite(this.db);
-          metersCreated += await createMeters(
-            this.db,
-            unknown,
-            { siteId: this.siteIdForNewMeters, isHalfHourly: this.job.importType === 'hh' },
-            this.meterIds,
-          );
-        }
-        await (this.bulkLoad ? loadReadings : upsertReadings)(
-          this.db,
-          readings,
-          this.meterIds,
-          this.job.batchId,
-        );
-        readingsWritten += readings.length;
-      }
-      sitesCreated += await upsertSites(this.db, sites);
-      const state = { ...rowTally, metersCreated, readingsWritten, sitesCreated };
-      const held = await saveCheckpoint(
-        this.db,
-        this.job,
-        this.options.leaseOwner,
-        checkpointRow,
-        state,
-        this.leaseSeconds(),
-      );
-      if (!held) {
-        await this.db.rollback();
-        return 'lost';
-      }
-      await this.db.commit();
-      Object.assign(this.tally, { metersCreated, readingsWritten, sitesCreated });
-      this.slowestWriteMs = Math.max(this.slowestWriteMs, performance.now() - startedMs);
-      return 'ok';
-    } catch (error) {
-      // A rolled-back batch may have created meters whose ids are now cached: forget them all.
-      this.meterIds.clear();
-      this.siteIdForNewMeters = this.job.defaultSiteId;
-      await this.db.rollback().catch(() => undefined);
-      throw error;
-    }
-  }
-
-  private leaseSeconds(): number {
-    return leaseSecondsFor(this.options);
-  }
 }

@@ -1,7 +1,14 @@
 // Owns turning one CSV data record into typed reading or site rows, or a row-level error message.
 // Never throws for bad data and never touches the database; header problems belong to formats.ts.
 
-import type { DailyLayout, HhIntervalLayout, HhMatrixLayout, ReadingLayout, SitesLayout } from './formats.js';
+import type {
+  DailyLayout,
+  HhIntervalLayout,
+  HhMatrixLayout,
+  ImportLayout,
+  ReadingLayout,
+  SitesLayout,
+} from './formats.js';
 import type { DecimalProblem, LocalDateTime, Parsed, ReadingType, SiteType, Unit } from './values.js';
 import {
   formatTimeOfDay,
@@ -55,21 +62,25 @@ export type SiteRow = {
   isActive: boolean;
 };
 
-/** `blank`: every cell is empty (spreadsheets export such rows); skip it, it is not an error. */
-export type ReadingRecordResult =
+/**
+ * What one data record maps to: readings, a site, a row error, or `blank` (every cell is empty, as
+ * spreadsheets export; skipped, and neither an error nor a processed row). The one result type of
+ * every mapper, so the processor's row loop reads the same for every layout.
+ */
+export type MappedRecord =
   | { kind: 'rows'; rows: ReadingRow[] }
-  | { kind: 'error'; message: string }
-  | { kind: 'blank' };
-
-export type SiteRecordResult =
   | { kind: 'site'; site: SiteRow }
   | { kind: 'error'; message: string }
   | { kind: 'blank' };
+
+export type ReadingRecordResult = Exclude<MappedRecord, { kind: 'site' }>;
+export type SiteRecordResult = Exclude<MappedRecord, { kind: 'rows' }>;
 
 /**
  * Maps one record's fields. Fields are looked up by the header's positions: extra trailing fields are
  * ignored and missing trailing fields read as empty, so ragged rows are judged on their content.
  */
+export type RecordMapper = (fields: readonly string[]) => MappedRecord;
 export type ReadingMapper = (fields: readonly string[]) => ReadingRecordResult;
 export type SiteMapper = (fields: readonly string[]) => SiteRecordResult;
 
@@ -258,6 +269,11 @@ export function compileReadingMapper(layout: ReadingLayout): ReadingMapper {
     case 'daily':
       return compileDailyMapper(layout);
   }
+}
+
+/** The mapper for any layout, reading or sites. */
+export function compileRecordMapper(layout: ImportLayout): RecordMapper {
+  return layout.format === 'sites' ? compileSiteMapper(layout) : compileReadingMapper(layout);
 }
 
 export function compileSiteMapper(layout: SitesLayout): SiteMapper {

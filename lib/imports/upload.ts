@@ -33,7 +33,7 @@ export type UploadRequest = UploadOptions & {
   /** The file as one gzip stream, ready for storeFileChunks. */
   readonly gzippedFile: Buffer;
   readonly format: ImportFormat;
-  /** CSV records after the header row (blank lines are not records). */
+  /** Data rows: CSV records after the header row with at least one non-empty cell, as the processor counts them. */
   readonly totalRows: number;
   /** SHA-256 over the options and the file: a replayed Idempotency-Key must come with the same one. */
   readonly fingerprint: string;
@@ -228,7 +228,7 @@ async function inspectCsv(
       }
     }
     if (nonBlankDataRows === 0) throw new HttpError(422, 'No data rows: the file has a header row only');
-    return { format: layout.format, totalRows: records - 1 };
+    return { format: layout.format, totalRows: nonBlankDataRows };
   } catch (error) {
     throw toUploadError(error);
   }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { RowDataPacket } from 'mysql2/promise';
+import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { withConnection } from '../../lib/db.js';
 import { cancelJob } from '../../lib/imports/job-repository.js';
@@ -7,7 +7,7 @@ import { type ProcessorOptions, processImports } from '../../lib/imports/process
 import { purgeFinishedJobs } from '../../lib/imports/processor-repository.js';
 import { loadReadings } from '../../lib/imports/reading-repository.js';
 import type { WriteMode } from '../../lib/imports/write-mode.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { ADMIN_CONNECTION, createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import {
   intervalCsv,
   migrate,
@@ -28,6 +28,20 @@ beforeAll(async () => {
 afterAll(async () => {
   await testDb.drop();
 });
+
+/** Waits until one of the app user's statements waits for a table's metadata lock. */
+async function waitForMetadataLockWait(): Promise<void> {
+  const until = Date.now() + 5000;
+  while (Date.now() < until) {
+    const [rows] = await testDb.admin.query<RowDataPacket[]>(
+      `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ? AND STATE LIKE '%metadata lock%'`,
+      [testDb.user],
+    );
+    if (Number(rows[0]?.n) > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error('the processor never waited for the metadata lock');
+}
 
 async function clearTables(): Promise<void> {
   for (const table of ['import_jobs', 'meter_readings', 'meters', 'sites']) {
@@ -299,6 +313,13 @@ describe.each(['insert', 'load'] as const)('processImports writing with %s', (mo
     expect(released).toMatchObject({ status: 'queued', lease_owner: null, retry_count: 0 });
     expect(released.checkpoint_row).toBeGreaterThan(0);
     expect(released.checkpoint_row).toBeLessThan(readings);
+    // The released run reports what it committed, not the batch it had parsed when time ran out.
+    expect(first[0]).toMatchObject({
+      processedRows: released.checkpoint_row,
+      importedRows: released.checkpoint_row,
+      failedRows: 0,
+    });
+    expect(released.processed_rows).toBe(released.checkpoint_row);
     const second = await run({ batchSize: 500 });
     expect(second[0]?.outcome).toBe('completed');
     const lines = await readingLines(testDb);
@@ -341,6 +362,89 @@ describe.each(['insert', 'load'] as const)('processImports writing with %s', (mo
     const [done] = await run();
     expect(done?.outcome).toBe('completed');
     expect(await readingLines(testDb)).toEqual(['E1 daily 2024-01-01 00:00:00 - 1.0000 actual']);
+  });
+
+  it('a re-queued run reports the rows it committed before the error', async () => {
+    // 4,800 readings in batches of 400; the table vanishes a few batches in.
+    const { csv, readings } = intervalCsv(10, 10);
+    const job = await queueJob(testDb, { type: 'hh', csv });
+    let flushes = 0;
+    let hiding: Promise<unknown> | undefined;
+    try {
+      const [outcome] = await run({
+        batchSize: 400,
+        remainingMs: () => {
+          if (++flushes === 8) {
+            hiding = testDb.admin.query(
+              `RENAME TABLE \`${testDb.name}\`.meter_readings TO \`${testDb.name}\`.mr_hidden`,
+            );
+          }
+          return 60_000;
+        },
+      });
+      const requeued = await readJob(testDb, job.batchId);
+      expect(outcome?.outcome).toBe('requeued');
+      expect(requeued.status).toBe('queued');
+      expect(requeued.checkpoint_row).toBeGreaterThan(0);
+      expect(requeued.checkpoint_row).toBeLessThan(readings);
+      expect(outcome).toMatchObject({
+        processedRows: requeued.checkpoint_row,
+        importedRows: requeued.checkpoint_row,
+        failedRows: 0,
+      });
+    } finally {
+      await hiding;
+      await testDb.admin.query(
+        `RENAME TABLE \`${testDb.name}\`.mr_hidden TO \`${testDb.name}\`.meter_readings`,
+      );
+    }
+  });
+
+  it('does not count rows whose cells are all empty as processed', async () => {
+    const job = await queueJob(testDb, {
+      type: 'daily',
+      csv: 'MPAN,Date,Reading\nE1,2024-01-01,1\n,,\nE1,2024-01-02,x\n , ,\nE1,2024-01-03,3\n',
+    });
+    const [outcome] = await run();
+    expect(outcome).toMatchObject({ outcome: 'completed', processedRows: 3, importedRows: 2, failedRows: 1 });
+    const row = await readJob(testDb, job.batchId);
+    expect(row).toMatchObject({ total_rows: 3, processed_rows: 3, imported_rows: 2, failed_rows: 1 });
+    // Row numbers still count every record, so an error names the line a person would look at.
+    expect(row.summary?.errors).toEqual(['Row 3: Non-numeric reading value "x"']);
+  });
+
+  it('fails a file of blank rows as having no data rows', async () => {
+    const job = await queueJob(testDb, { type: 'daily', csv: 'MPAN,Date,Reading\n,,\n,,\n' });
+    const [outcome] = await run();
+    expect(outcome).toMatchObject({ outcome: 'failed', processedRows: 0, detail: 'No data rows' });
+    expect(await readJob(testDb, job.batchId)).toMatchObject({
+      status: 'failed',
+      error_message: 'No data rows',
+    });
+  });
+
+  it('reports a job cancelled while it was being failed as cancelled, not failed', async () => {
+    const job = await queueJob(testDb, {
+      type: 'daily',
+      csv: 'MPAN,Date,Reading\nE1,2024-01-01,1\n',
+      metadata: { default_site_id: 999_999 },
+    });
+    // The processor's "does the site exist" read waits behind this lock while the job is cancelled.
+    const locker = await createConnection({ ...ADMIN_CONNECTION, database: testDb.name });
+    try {
+      await locker.query('LOCK TABLES sites WRITE');
+      const running = run();
+      await waitForMetadataLockWait();
+      expect(await withConnection(testDb.config().db, (db) => cancelJob(db, job.batchId))).toMatchObject({
+        outcome: 'done',
+      });
+      await locker.query('UNLOCK TABLES');
+      const [outcome] = await running;
+      expect(outcome?.outcome).toBe('cancelled');
+    } finally {
+      await locker.end();
+    }
+    expect((await readJob(testDb, job.batchId)).status).toBe('cancelled');
   });
 
   it('fails a transiently failing job once its retries are spent', async () => {

@@ -193,6 +193,11 @@ describe('parseUpload', () => {
     expect(result.format).toBe('sites');
   });
 
+  it('does not count rows whose cells are all empty, as the processor does not', async () => {
+    const result = await upload('MPAN,Date,Reading\nE1,2024-01-01,1\n,,\n , ,\nE1,2024-01-02,2\n');
+    expect(result.totalRows).toBe(2);
+  });
+
   it('keeps a gzip upload as it came and checks its decompressed content', async () => {
     const gzipped = gzipSync(Buffer.from(DAILY));
     const result = await upload(gzipped, { type: 'daily' }, { 'content-type': 'application/gzip' });

@@ -1,0 +1,100 @@
+// What a run has done to one job: the rows it has read so far, and the tally its last committed
+// checkpoint holds. The processor owns one per job and passes it down; checkpoints are built from it
+// and every figure the run reports comes from its committed side, so no figure runs ahead of the data.
+
+import { formatRowError, type MappedRecord } from './rows.js';
+
+export const MAX_KEPT_ROW_ERRORS = 50;
+
+/** Counted as records are mapped, before their batch is written. */
+export type RowCounts = {
+  processed: number;
+  imported: number;
+  failed: number;
+  errors: string[];
+  unitCounts: Record<string, number>;
+};
+
+/** Known only once a batch is written. */
+export type WriteCounts = {
+  readingsWritten: number;
+  metersCreated: number;
+  sitesCreated: number;
+  /** Dry runs: meter codes a real run would create (upper-cased, distinct). */
+  metersToCreate: string[];
+};
+
+/** The tallies saved with each checkpoint, so a resumed run continues them. */
+export type ImportTally = RowCounts & WriteCounts;
+
+export function emptyTally(): ImportTally {
+  return {
+    processed: 0,
+    imported: 0,
+    failed: 0,
+    errors: [],
+    unitCounts: {},
+    readingsWritten: 0,
+    metersCreated: 0,
+    sitesCreated: 0,
+    metersToCreate: [],
+  };
+}
+
+function copyTally(tally: ImportTally): ImportTally {
+  return {
+    ...tally,
+    errors: [...tally.errors],
+    unitCounts: { ...tally.unitCounts },
+    metersToCreate: [...tally.metersToCreate],
+  };
+}
+
+export class ImportProgress {
+  private readonly rows: RowCounts;
+  private saved: ImportTally;
+
+  /** Starts from the tally of the job's last checkpoint (a resumed job), or from zero. */
+  constructor(resumedFrom: ImportTally | null) {
+    this.saved = copyTally(resumedFrom ?? emptyTally());
+    const { processed, imported, failed, errors, unitCounts } = copyTally(this.saved);
+    this.rows = { processed, imported, failed, errors, unitCounts };
+  }
+
+  /** Counts one mapped record; a blank one is not a row, so it is neither processed nor failed. */
+  countRecord(rowNumber: number, record: MappedRecord): void {
+    if (record.kind === 'blank') return;
+    const rows = this.rows;
+    rows.processed++;
+    if (record.kind === 'error') {
+      rows.failed++;
+      if (rows.errors.length < MAX_KEPT_ROW_ERRORS)
+        rows.errors.push(formatRowError(rowNumber, record.message));
+      return;
+    }
+    rows.imported++;
+    if (record.kind === 'rows') {
+      for (const reading of record.rows)
+        rows.unitCounts[reading.unit] = (rows.unitCounts[reading.unit] ?? 0) + 1;
+    }
+  }
+
+  /** A copy of the row counts as of the last record counted: the row side of the next checkpoint. */
+  rowsSoFar(): RowCounts {
+    return {
+      ...this.rows,
+      errors: [...this.rows.errors],
+      unitCounts: { ...this.rows.unitCounts },
+    };
+  }
+
+  /** A checkpoint holding `tally` has committed: it is now what the database says about the job. */
+  markCommitted(tally: ImportTally): void {
+    this.saved = copyTally(tally);
+  }
+
+  /** The tally of the last committed checkpoint (or the one resumed from): the run's true figures. */
+  get committed(): Readonly<ImportTally> {
+    return this.saved;
+  }
+}
