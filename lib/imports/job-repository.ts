@@ -22,7 +22,7 @@ import {
 /** Never lease_owner, idempotency_key, user_id or checkpoint_state: nothing the API may show or use. */
 const JOB_COLUMNS = `id, batch_id, filename, import_type, status, priority, dry_run, total_rows,
   processed_rows, imported_rows, failed_rows, retry_count, max_retries, retry_at, summary,
-  error_message, last_error, notes, tags, metadata, queued_at, started_at, completed_at, updated_at`;
+  error_message, error_code, last_error, notes, tags, metadata, queued_at, started_at, completed_at, updated_at`;
 
 const ER_DUP_ENTRY = 1062;
 
@@ -165,7 +165,8 @@ export async function cancelJob(db: Db, batchId: string): Promise<JobTransition>
 }
 
 /**
- * failed/cancelled → queued, with retries, counters, checkpoint and results reset (last_error kept),
+ * failed/cancelled → queued, with retries, counters, checkpoint and results reset (last_error and
+ * error_code kept),
  * in one conditional UPDATE that also requires the stored file still to be there.
  */
 export async function retryJob(db: Db, batchId: string): Promise<JobTransition> {
@@ -266,6 +267,7 @@ function toJobRecord(row: RowDataPacket): ImportJobRecord {
     retryAt: dateOrNull(row, 'retry_at'),
     summary: summaryOrNull(decodeJsonColumn(row.summary)),
     errorMessage: textOrNull(row, 'error_message'),
+    errorCode: textOrNull(row, 'error_code'),
     lastError: textOrNull(row, 'last_error'),
     notes: textOrNull(row, 'notes'),
     tags: decodeJsonColumn(row.tags),

@@ -20,6 +20,7 @@ export type ImportJobView = {
   retry_at: string | null;
   summary: ImportSummary | null;
   error_message: string | null;
+  error_code: string | null;
   last_error: string | null;
   notes: string | null;
   tags: string[] | null;
@@ -47,6 +48,7 @@ export function toJobView(job: ImportJobRecord): ImportJobView {
     retry_at: isoOrNull(job.retryAt),
     summary: job.summary,
     error_message: job.errorMessage,
+    error_code: job.errorCode,
     last_error: job.lastError,
     notes: job.notes,
     tags: safeTags(job.tags),

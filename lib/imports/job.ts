@@ -45,6 +45,8 @@ export type ImportJobRecord = {
   retryAt: Date | null;
   summary: ImportSummary | null;
   errorMessage: string | null;
+  /** A JOB_ERROR_CODES value: why the job last failed or was re-queued. */
+  errorCode: string | null;
   lastError: string | null;
   notes: string | null;
   tags: unknown;

@@ -7,6 +7,7 @@ import { type Db, retryOnDeadlock } from '../db.js';
 import { withTransaction } from '../db-transaction.js';
 import { emptyTally, type ImportTally } from './import-progress.js';
 import { decodeJsonColumn, type ImportSummary, type ImportType } from './job.js';
+import type { JobFailure } from './job-error-codes.js';
 
 export type ClaimedJob = {
   readonly id: number;
@@ -118,7 +119,8 @@ export type FinalState = {
   readonly status: 'completed' | 'failed';
   readonly summary: ImportSummary;
   readonly totalRows: number;
-  readonly errorMessage: string | null;
+  /** Why a 'failed' job failed; null for 'completed'. */
+  readonly failure: JobFailure | null;
 };
 
 /**
@@ -134,14 +136,15 @@ export async function finishJob(
   const [result] = await retryOnDeadlock(() =>
     db.query<ResultSetHeader>(
       `UPDATE import_jobs
-        SET status = ?, summary = ?, error_message = ?, total_rows = ?,
+        SET status = ?, summary = ?, error_message = ?, error_code = ?, total_rows = ?,
             processed_rows = ?, imported_rows = ?, failed_rows = ?,
             completed_at = NOW(3), lease_owner = NULL, lease_expires_at = NULL, checkpoint_state = NULL
       WHERE id = ? AND status = 'processing' AND lease_owner = ?`,
       [
         final.status,
         JSON.stringify(final.summary),
-        final.errorMessage,
+        final.failure?.message ?? null,
+        final.failure?.code ?? null,
         final.totalRows,
         final.summary.records_processed,
         final.summary.records_imported,
@@ -154,21 +157,24 @@ export async function finishJob(
   return result.affectedRows === 1;
 }
 
-/** Fails the job at once with no retry (the file itself is at fault, or its retries are spent). */
+/**
+ * Fails the job at once with no retry (the file itself is at fault, or its retries are spent).
+ * `lastError` is the latest error's message when it differs from the failure's own.
+ */
 export async function failJobPermanently(
   db: Db,
   job: ClaimedJob,
   leaseOwner: string,
-  message: string,
-  lastError = message,
+  failure: JobFailure,
+  lastError = failure.message,
 ): Promise<boolean> {
   const [result] = await retryOnDeadlock(() =>
     db.query<ResultSetHeader>(
       `UPDATE import_jobs
-        SET status = 'failed', error_message = ?, last_error = ?, completed_at = NOW(3),
+        SET status = 'failed', error_message = ?, error_code = ?, last_error = ?, completed_at = NOW(3),
             lease_owner = NULL, lease_expires_at = NULL
       WHERE id = ? AND status = 'processing' AND lease_owner = ?`,
-      [message, lastError, job.id, leaseOwner],
+      [failure.message, failure.code, lastError, job.id, leaseOwner],
     ),
   );
   return result.affectedRows === 1;
@@ -188,36 +194,27 @@ export async function releaseJob(db: Db, job: ClaimedJob, leaseOwner: string): P
 }
 
 /**
- * After a transient error: back to queued with retry_at = now + min(2^retry_count × 60 s, 3600 s), or
- * failed once max_retries is spent. The error is kept in last_error either way.
+ * After a transient error with retries left: back to queued with retry_at = now + `delaySeconds`,
+ * the error's message kept in last_error and its code in error_code. False when the job was
+ * cancelled or taken over meanwhile.
  */
-export async function requeueOrFail(
+export async function requeueJob(
   db: Db,
   job: ClaimedJob,
   leaseOwner: string,
-  message: string,
+  error: JobFailure,
   delaySeconds: number,
-): Promise<'requeued' | 'failed' | 'lost'> {
-  if (job.retryCount >= job.maxRetries) {
-    const failed = await failJobPermanently(
-      db,
-      job,
-      leaseOwner,
-      `Gave up after ${job.retryCount} retries: ${message}`,
-      message,
-    );
-    return failed ? 'failed' : 'lost';
-  }
+): Promise<boolean> {
   const [result] = await retryOnDeadlock(() =>
     db.query<ResultSetHeader>(
       `UPDATE import_jobs
         SET status = 'queued', retry_count = retry_count + 1, retry_at = NOW(3) + INTERVAL ? SECOND,
-            last_error = ?, lease_owner = NULL, lease_expires_at = NULL
+            last_error = ?, error_code = ?, lease_owner = NULL, lease_expires_at = NULL
       WHERE id = ? AND status = 'processing' AND lease_owner = ?`,
-      [delaySeconds, message, job.id, leaseOwner],
+      [delaySeconds, error.message, error.code, job.id, leaseOwner],
     ),
   );
-  return result.affectedRows === 1 ? 'requeued' : 'lost';
+  return result.affectedRows === 1;
 }
 
 /** Deletes up to `limit` jobs finished more than `retentionDays` ago (their file chunks cascade). */

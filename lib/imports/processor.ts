@@ -5,7 +5,8 @@
 
 import { jobRetryDelaySeconds } from '../backoff.js';
 import type { Db } from '../db.js';
-import { isConnectionGone } from '../errors.js';
+import { DatabaseError, isConnectionGone, isDriverError, toDatabaseError } from '../errors.js';
+import { logger } from '../logger.js';
 import { BatchWriter, type BatchWriterOptions, leaseSecondsFor, type WriteResult } from './batch-writer.js';
 import { type CsvRecord, readCsvRecordBatches } from './csv-reader.js';
 import { type PreparedFile, setUpFile } from './file-setup.js';
@@ -13,12 +14,13 @@ import { openStoredFile } from './file-store.js';
 import { isFileFormatError } from './formats.js';
 import { ImportProgress, type ImportTally } from './import-progress.js';
 import type { ImportSummary } from './job.js';
+import { JOB_ERROR_CODES, type JobErrorCode, type JobFailure } from './job-error-codes.js';
 import {
   type ClaimedJob,
   claimNextJob,
   failJobPermanently,
   finishJob,
-  requeueOrFail,
+  requeueJob,
 } from './processor-repository.js';
 import { serverAllowsLocalInfile, siteExists } from './reading-repository.js';
 import type { WriteMode } from './write-mode.js';
@@ -38,6 +40,8 @@ export type JobOutcome = {
   readonly processedRows: number;
   readonly importedRows: number;
   readonly failedRows: number;
+  /** Why the job failed or was re-queued, as stored on the job (safe to show; no driver text). */
+  readonly errorCode?: JobErrorCode;
   readonly detail?: string;
 };
 
@@ -61,7 +65,7 @@ function jobOutcome(
   job: ClaimedJob,
   kind: JobOutcome['outcome'],
   tally: Readonly<ImportTally>,
-  detail: string | undefined,
+  failure: JobFailure | undefined,
 ): JobOutcome {
   return {
     batchId: job.batchId,
@@ -69,7 +73,7 @@ function jobOutcome(
     processedRows: tally.processed,
     importedRows: tally.imported,
     failedRows: tally.failed,
-    ...(detail === undefined ? {} : { detail }),
+    ...(failure === undefined ? {} : { errorCode: failure.code, detail: failure.message }),
   };
 }
 
@@ -81,27 +85,50 @@ async function processJob(
   bulkLoad: boolean,
 ): Promise<JobOutcome> {
   const progress = new ImportProgress(job.tally);
-  const outcome = (kind: JobOutcome['outcome'], detail?: string) =>
-    jobOutcome(job, kind, progress.committed, detail);
+  const outcome = (kind: JobOutcome['outcome'], failure?: JobFailure) =>
+    jobOutcome(job, kind, progress.committed, failure);
   if (job.recovered && job.retryCount > job.maxRetries) {
-    const message = `The import was interrupted ${job.retryCount} times without finishing`;
-    return outcome(await failNow(db, job, options, message), message);
+    const failure = {
+      code: JOB_ERROR_CODES.RETRIES_EXHAUSTED,
+      message: `The import was interrupted ${job.retryCount} times without finishing`,
+    };
+    return outcome(await failNow(db, job, options, failure), failure);
   }
   try {
     return await importJobFile(db, job, options, bulkLoad, progress);
   } catch (error) {
     if (isConnectionGone(error)) throw error;
-    const message = error instanceof Error ? error.message.slice(0, 1000) : String(error);
-    if (isFileFormatError(error)) return outcome(await failNow(db, job, options, message), message);
-    const result = await requeueOrFail(
-      db,
-      job,
-      options.leaseOwner,
-      message,
-      jobRetryDelaySeconds(job.retryCount),
-    );
-    return outcome(result === 'lost' ? 'cancelled' : result, message);
+    if (isFileFormatError(error)) {
+      // The reader's and the header rules' messages describe the file only: shown as they are.
+      const failure = { code: JOB_ERROR_CODES.FORMAT_ERROR, message: error.message.slice(0, 1000) };
+      return outcome(await failNow(db, job, options, failure), failure);
+    }
+    const cause = unexpectedFailure(error);
+    // The detail (driver message, errno, stack) is for operators only; the job row gets the code.
+    logger.error('import job stopped by an error', {
+      batchId: job.batchId,
+      errorCode: cause.code,
+      retryCount: job.retryCount,
+      error: isDriverError(error) ? toDatabaseError(error) : error,
+    });
+    if (job.retryCount >= job.maxRetries) {
+      const failure = {
+        code: JOB_ERROR_CODES.RETRIES_EXHAUSTED,
+        message: `Gave up after ${job.retryCount} retries: ${cause.message}`,
+      };
+      return outcome(await failNow(db, job, options, failure, cause.message), failure);
+    }
+    const delaySeconds = jobRetryDelaySeconds(job.retryCount);
+    const requeued = await requeueJob(db, job, options.leaseOwner, cause, delaySeconds);
+    return outcome(requeued ? 'requeued' : 'cancelled', cause);
   }
+}
+
+/** An error no rule expected: a code and a message that name no host, user, table or statement. */
+function unexpectedFailure(error: unknown): JobFailure {
+  return isDriverError(error) || error instanceof DatabaseError
+    ? { code: JOB_ERROR_CODES.DATABASE_ERROR, message: 'A database error stopped the import' }
+    : { code: JOB_ERROR_CODES.INTERNAL_ERROR, message: 'An internal error stopped the import' };
 }
 
 /** Fails the job for good; 'cancelled' when it was cancelled or taken over meanwhile (nothing was written). */
@@ -109,9 +136,11 @@ async function failNow(
   db: Db,
   job: ClaimedJob,
   options: ProcessorOptions,
-  message: string,
+  failure: JobFailure,
+  lastError = failure.message,
 ): Promise<'failed' | 'cancelled'> {
-  return (await failJobPermanently(db, job, options.leaseOwner, message)) ? 'failed' : 'cancelled';
+  const held = await failJobPermanently(db, job, options.leaseOwner, failure, lastError);
+  return held ? 'failed' : 'cancelled';
 }
 
 async function importJobFile(
@@ -121,11 +150,14 @@ async function importJobFile(
   bulkLoad: boolean,
   progress: ImportProgress,
 ): Promise<JobOutcome> {
-  const outcome = (kind: JobOutcome['outcome'], detail?: string) =>
-    jobOutcome(job, kind, progress.committed, detail);
+  const outcome = (kind: JobOutcome['outcome'], failure?: JobFailure) =>
+    jobOutcome(job, kind, progress.committed, failure);
   if (!job.dryRun && job.defaultSiteId !== null && !(await siteExists(db, job.defaultSiteId))) {
-    const message = `metadata.default_site_id ${job.defaultSiteId} does not exist`;
-    return outcome(await failNow(db, job, options, message), message);
+    const failure = {
+      code: JOB_ERROR_CODES.SITE_NOT_FOUND,
+      message: `metadata.default_site_id ${job.defaultSiteId} does not exist`,
+    };
+    return outcome(await failNow(db, job, options, failure), failure);
   }
   const batches = readCsvRecordBatches(openStoredFile(db, job.id));
   const writer = new BatchWriter(db, job, options, progress, bulkLoad);
@@ -192,20 +224,21 @@ async function finishImport(
   progress: ImportProgress,
 ): Promise<JobOutcome> {
   const tally = progress.committed;
-  const errorMessage =
+  const message =
     tally.processed === 0
       ? 'No data rows'
       : tally.imported === 0
         ? `No row could be imported: ${tally.failed} of ${tally.processed} rows failed`
         : null;
+  const failure = message === null ? null : { code: JOB_ERROR_CODES.FORMAT_ERROR, message };
   const held = await finishJob(db, job, options.leaseOwner, {
-    status: errorMessage === null ? 'completed' : 'failed',
+    status: failure === null ? 'completed' : 'failed',
     summary: buildSummary(job, file, tally),
     totalRows: tally.processed,
-    errorMessage,
+    failure,
   });
-  const kind = !held ? 'cancelled' : errorMessage === null ? 'completed' : 'failed';
-  return jobOutcome(job, kind, tally, errorMessage ?? undefined);
+  const kind = !held ? 'cancelled' : failure === null ? 'completed' : 'failed';
+  return jobOutcome(job, kind, tally, failure ?? undefined);
 }
 
 function buildSummary(job: ClaimedJob, file: PreparedFile, tally: Readonly<ImportTally>): ImportSummary {

@@ -109,6 +109,7 @@ describe('GET /api/import/jobs', () => {
         'retry_at',
         'summary',
         'error_message',
+        'error_code',
         'last_error',
         'notes',
         'tags',
@@ -253,7 +254,7 @@ describe('POST /api/import/jobs/{batchId}/cancel', () => {
 });
 
 describe('POST /api/import/jobs/{batchId}/retry', () => {
-  it('re-queues a failed job with its counters, checkpoint and results reset, keeping last_error', async () => {
+  it('re-queues a failed job with its counters, checkpoint and results reset, keeping last_error and error_code', async () => {
     const batchId = await seedJob(testDb, {
       status: 'failed',
       total_rows: 100,
@@ -265,8 +266,9 @@ describe('POST /api/import/jobs/{batchId}/retry', () => {
       checkpoint_row: 60,
       checkpoint_state: '{"errors":["Row 3: Missing MPAN"]}',
       summary: '{"records_processed":60}',
-      error_message: 'Lock wait timeout exceeded',
-      last_error: 'Lock wait timeout exceeded',
+      error_message: 'Gave up after 3 retries: A database error stopped the import',
+      error_code: 'RETRIES_EXHAUSTED',
+      last_error: 'A database error stopped the import',
       lease_owner: 'run-9',
       lease_expires_at: utc('- INTERVAL 1 MINUTE'),
       started_at: utc('- INTERVAL 10 MINUTE'),
@@ -285,7 +287,8 @@ describe('POST /api/import/jobs/{batchId}/retry', () => {
       retry_at: null,
       summary: null,
       error_message: null,
-      last_error: 'Lock wait timeout exceeded',
+      error_code: 'RETRIES_EXHAUSTED',
+      last_error: 'A database error stopped the import',
       started_at: null,
       completed_at: null,
     });

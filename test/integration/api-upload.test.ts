@@ -80,6 +80,7 @@ describe('POST /api/import/jobs', () => {
       retry_at: null,
       summary: null,
       error_message: null,
+      error_code: null,
       last_error: null,
       notes: null,
       tags: null,

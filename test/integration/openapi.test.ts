@@ -333,8 +333,9 @@ describe('GET /api/import/jobs/{batchId}', () => {
     const batchId = await seedJob(testDb, {
       status: 'failed',
       retry_at: utc('+ INTERVAL 5 MINUTE'),
-      error_message: 'Lost the connection',
-      last_error: 'Lost the connection',
+      error_message: 'The import was interrupted 4 times without finishing',
+      error_code: 'RETRIES_EXHAUSTED',
+      last_error: 'A database error stopped the import',
       notes: 'from the old system',
       tags: JSON.stringify(['november', 42]),
       metadata: JSON.stringify({ default_site_id: 3, request_sha256: 'abc' }),

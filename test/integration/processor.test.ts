@@ -105,6 +105,7 @@ describe.each(['insert', 'load'] as const)('processImports writing with %s', (mo
       imported_rows: 3,
       failed_rows: 2,
       error_message: null,
+      error_code: null,
       lease_owner: null,
     });
     expect(row.summary).toEqual({
@@ -231,6 +232,7 @@ describe.each(['insert', 'load'] as const)('processImports writing with %s', (mo
     const row = await readJob(testDb, job.batchId);
     expect(row.status).toBe('failed');
     expect(row.error_message).toBe('No row could be imported: 2 of 2 rows failed');
+    expect(row.error_code).toBe('FORMAT_ERROR');
     expect(row.summary?.errors).toEqual([
       'Row 1: Invalid date value',
       'Row 2: Non-numeric reading value "abc"',
@@ -257,6 +259,7 @@ describe.each(['insert', 'load'] as const)('processImports writing with %s', (mo
     const row = await readJob(testDb, job.batchId);
     expect(row).toMatchObject({ status: 'failed', retry_count: 0, retry_at: null });
     expect(row.error_message).toMatch(/^CSV must include a column containing the meter identifier/);
+    expect(row.error_code).toBe('FORMAT_ERROR');
   });
 
   it('claims by priority, then by queue time', async () => {
@@ -353,7 +356,11 @@ describe.each(['insert', 'load'] as const)('processImports writing with %s', (mo
     expect(Number(rows[0]?.wait_s)).toBeLessThanOrEqual(60);
     const requeued = await readJob(testDb, job.batchId);
     expect(requeued).toMatchObject({ status: 'queued', retry_count: 1 });
-    expect(requeued.last_error).toMatch(/mr_hidden|meter_readings/);
+    // The driver's text names the table and schema: the job row gets a code and a safe message instead.
+    expect(requeued).toMatchObject({
+      error_code: 'DATABASE_ERROR',
+      last_error: 'A database error stopped the import',
+    });
     expect(await run()).toEqual([]);
     await testDb.admin.query(
       `UPDATE \`${testDb.name}\`.import_jobs SET retry_at = NOW(3) - INTERVAL 1 SECOND WHERE batch_id = ?`,
@@ -466,7 +473,11 @@ describe.each(['insert', 'load'] as const)('processImports writing with %s', (mo
     }
     const row = await readJob(testDb, job.batchId);
     expect(row.status).toBe('failed');
-    expect(row.error_message).toMatch(/^Gave up after 0 retries: /);
+    expect(row).toMatchObject({
+      error_code: 'RETRIES_EXHAUSTED',
+      error_message: 'Gave up after 0 retries: A database error stopped the import',
+      last_error: 'A database error stopped the import',
+    });
   });
 
   it('a cancel during the run sticks: the batch in flight is rolled back and the job stays cancelled', async () => {

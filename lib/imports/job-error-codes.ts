@@ -1,0 +1,20 @@
+// Why an import job failed or was re-queued, as a stable code stored in import_jobs.error_code and
+// shown by the API beside a safe message. The driver's own text (hosts, users, SQL) goes only to the log.
+
+export const JOB_ERROR_CODES = {
+  /** The file's content: a header that cannot serve the type, bad encoding, or no importable row. */
+  FORMAT_ERROR: 'FORMAT_ERROR',
+  /** The caller's metadata.default_site_id names no site. */
+  SITE_NOT_FOUND: 'SITE_NOT_FOUND',
+  /** Transient errors, or runs that died holding the job, outlasted max_retries. */
+  RETRIES_EXHAUSTED: 'RETRIES_EXHAUSTED',
+  /** A statement failed on the server (refused grant, missing table, lock wait …); retried. */
+  DATABASE_ERROR: 'DATABASE_ERROR',
+  /** Anything else the processor did not expect; retried. */
+  INTERNAL_ERROR: 'INTERNAL_ERROR',
+} as const;
+
+export type JobErrorCode = (typeof JOB_ERROR_CODES)[keyof typeof JOB_ERROR_CODES];
+
+/** What the job row records about a failure: the code, and a message fit for any caller to read. */
+export type JobFailure = { readonly code: JobErrorCode; readonly message: string };
