@@ -8,7 +8,7 @@ export type S3Credentials = NonNullable<S3ClientConfig['credentials']>;
 
 export function createS3Client(
   storage: StorageConfig,
-  options: { readonly credentials?: S3Credentials } = {},
+  options: { readonly credentials?: S3Credentials | undefined } = {},
 ): S3Client {
   return new S3Client({
     region: storage.region,
@@ -29,7 +29,7 @@ export function createS3Client(
 export async function withS3Client<T>(
   storage: StorageConfig,
   work: (client: S3Client) => Promise<T>,
-  options: { readonly credentials?: S3Credentials } = {},
+  options: { readonly credentials?: S3Credentials | undefined } = {},
 ): Promise<T> {
   const client = createS3Client(storage, options);
   try {
