@@ -8,6 +8,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApiHandler } from '../../functions/api.js';
+import { createProcessImportsHandler } from '../../functions/process-imports.js';
 import { createS3UploadArrivedHandler } from '../../functions/s3-upload-arrived.js';
 import { hashToken } from '../../lib/auth.js';
 import { withConnection } from '../../lib/db.js';
@@ -298,5 +299,32 @@ describe('upload arrival (S3 event → awaiting_upload → queued)', () => {
       await Promise.all(held.map((connection) => connection.end()));
     }
     expect((await jobRow(testDb, ticket.batch_id)).status).toBe('awaiting_upload');
+  });
+});
+
+describe('expiry of uploads that never arrive (daily purge)', () => {
+  it('expires jobs past their URL lifetime plus the margin, and only those', async () => {
+    const overdue = await ticketFor({ type: 'daily', filename: 'overdue.csv' });
+    const recent = await ticketFor({ type: 'daily', filename: 'recent.csv' });
+    // overdue: its URL expired 2 h ago; recent: 30 min ago, inside the 1 h margin.
+    await testDb.admin.query(
+      'UPDATE import_jobs SET upload_expires_at = UTC_TIMESTAMP(3) - INTERVAL ? MINUTE WHERE batch_id = ?',
+      [120, overdue.batch_id],
+    );
+    await testDb.admin.query(
+      'UPDATE import_jobs SET upload_expires_at = UTC_TIMESTAMP(3) - INTERVAL ? MINUTE WHERE batch_id = ?',
+      [30, recent.batch_id],
+    );
+    const purge = createProcessImportsHandler(
+      testDb.config({ ...env, IMPORT_UPLOAD_EXPIRY_MARGIN_S: '3600' }),
+    );
+    await purge({ task: 'purge' }, fakeContext(30_000));
+    const expired = await jobRow(testDb, overdue.batch_id);
+    expect([expired.status, expired.completed_at instanceof Date, expired.error_message]).toEqual([
+      'expired',
+      true,
+      'The file was never uploaded before the upload URL expired',
+    ]);
+    expect((await jobRow(testDb, recent.batch_id)).status).toBe('awaiting_upload');
   });
 });
