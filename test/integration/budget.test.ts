@@ -106,7 +106,9 @@ describe('npm run package and deploy (scripts/sls.ts)', () => {
   it('runs osls with the same arguments when the budget holds', () => {
     expect(passedOn.code).toBe(0);
     const [table = '', printed = ''] = passedOn.stdout.split(/\n(?=\{)/);
-    expect(table).toContain('app user   23 (api 20 + processImports 1 + s3UploadArrived 2) ≤ dbMaxUserConnections 30');
+    expect(table).toContain(
+      'app user   23 (api 20 + processImports 1 + s3UploadArrived 2) ≤ dbMaxUserConnections 30',
+    );
     const service = JSON.parse(printed) as {
       provider: { stage: string };
       functions: { api: { reservedConcurrency: number } };

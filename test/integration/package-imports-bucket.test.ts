@@ -76,7 +76,8 @@ function grants(roleName: string, service: string): Statement[] {
     .filter((statement) => [statement.Action].flat().some((action) => action.startsWith(`${service}:`)));
 }
 
-const IMPORTS_PREFIX = { 'Fn::Sub': 'arn:${AWS::Partition}:s3:::${ImportBucket}/imports/*' };
+// CloudFormation Fn::Sub strings: the escaped ${…} parts are CloudFormation's, not JavaScript's.
+const IMPORTS_PREFIX = { 'Fn::Sub': `arn:\${AWS::Partition}:s3:::\${ImportBucket}/imports/*` };
 
 describe('the imports bucket', () => {
   it('encrypts every object at rest (SSE-S3)', () => {
@@ -104,7 +105,7 @@ describe('the imports bucket', () => {
         Effect: 'Deny',
         Principal: '*',
         Action: 's3:*',
-        Resource: [{ 'Fn::GetAtt': ['ImportBucket', 'Arn'] }, { 'Fn::Sub': '${ImportBucket.Arn}/*' }],
+        Resource: [{ 'Fn::GetAtt': ['ImportBucket', 'Arn'] }, { 'Fn::Sub': `\${ImportBucket.Arn}/*` }],
         Condition: { Bool: { 'aws:SecureTransport': 'false' } },
       },
     ]);
@@ -163,7 +164,7 @@ describe('the imports bucket', () => {
         Condition: {
           ArnEquals: {
             'aws:SourceArn': {
-              'Fn::Sub': 'arn:${AWS::Partition}:s3:::eclectyc-ci-imports-${AWS::AccountId}-${AWS::Region}',
+              'Fn::Sub': `arn:\${AWS::Partition}:s3:::eclectyc-ci-imports-\${AWS::AccountId}-\${AWS::Region}`,
             },
           },
           StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
@@ -171,7 +172,7 @@ describe('the imports bucket', () => {
       },
     ]);
     expect(bucket().BucketName).toEqual({
-      'Fn::Sub': 'eclectyc-ci-imports-${AWS::AccountId}-${AWS::Region}',
+      'Fn::Sub': `eclectyc-ci-imports-\${AWS::AccountId}-\${AWS::Region}`,
     });
   });
 });
