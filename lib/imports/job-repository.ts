@@ -157,7 +157,7 @@ export async function cancelJob(db: Db, batchId: string): Promise<JobTransition>
       `UPDATE import_jobs
           SET status = 'cancelled', completed_at = NOW(3), lease_owner = NULL, lease_expires_at = NULL,
               retry_at = NULL
-        WHERE batch_id = ? AND status IN ('queued', 'processing')`,
+        WHERE batch_id = ? AND status IN ('awaiting_upload', 'queued', 'processing')`,
       [batchId],
     ),
   );
@@ -173,11 +173,12 @@ export async function retryJob(db: Db, batchId: string): Promise<JobTransition> 
   const [result] = await db.query<ResultSetHeader>(
     `UPDATE import_jobs
         SET status = 'queued', retry_count = 0, retry_at = NULL, processed_rows = 0, imported_rows = 0,
-            failed_rows = 0, checkpoint_row = 0, checkpoint_state = NULL, summary = NULL,
+            failed_rows = 0, checkpoint_row = 0, checkpoint_byte_offset = 0, checkpoint_state = NULL, summary = NULL,
             error_message = NULL, lease_owner = NULL, lease_expires_at = NULL, started_at = NULL,
             completed_at = NULL
       WHERE batch_id = ? AND status IN ('failed', 'cancelled')
-        AND EXISTS (SELECT 1 FROM import_file_chunks AS chunk WHERE chunk.job_id = import_jobs.id)`,
+        AND ((storage = 's3' AND s3_etag IS NOT NULL)
+          OR EXISTS (SELECT 1 FROM import_file_chunks AS chunk WHERE chunk.job_id = import_jobs.id))`,
     [batchId],
   );
   return transitionResult(db, batchId, result.affectedRows === 1);

@@ -4,7 +4,16 @@
 export const IMPORT_TYPES = ['hh', 'daily', 'sites'] as const;
 export type ImportType = (typeof IMPORT_TYPES)[number];
 
-export const JOB_STATUSES = ['queued', 'processing', 'completed', 'failed', 'cancelled'] as const;
+/** awaiting_upload: a presigned upload not yet arrived; expired: it never did (see lib/storage/). */
+export const JOB_STATUSES = [
+  'awaiting_upload',
+  'queued',
+  'processing',
+  'completed',
+  'failed',
+  'cancelled',
+  'expired',
+] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
 /** Claim order is the reverse of this list: critical first. */

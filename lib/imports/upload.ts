@@ -85,6 +85,17 @@ export function parseUploadOptions(
   headers: Readonly<Record<string, string>>,
 ): UploadOptions {
   return {
+    ...parseJobOptions(query, headers),
+    gzipped: parseContentType(headers['content-type']) || parseContentEncoding(headers['content-encoding']),
+  };
+}
+
+/** The job's options without a body: what POST /api/import/uploads takes (the file comes later). */
+export function parseJobOptions(
+  query: Readonly<Record<string, string>>,
+  headers: Readonly<Record<string, string>>,
+): Omit<UploadOptions, 'gzipped'> {
+  return {
     importType: parseImportType(query.type),
     dryRun: parseFlag('dry_run', query.dry_run),
     priority: parsePriority(query.priority),
@@ -92,7 +103,6 @@ export function parseUploadOptions(
     filename: sanitizeFilename(query.filename),
     defaultSiteId: parseSiteId(query.default_site_id),
     idempotencyKeyDigest: parseIdempotencyKey(headers['idempotency-key']),
-    gzipped: parseContentType(headers['content-type']) || parseContentEncoding(headers['content-encoding']),
   };
 }
 

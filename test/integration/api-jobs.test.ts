@@ -126,7 +126,10 @@ describe('GET /api/import/jobs', () => {
   });
 
   it.each([
-    [{ status: 'running' }, 'status must be one of: queued, processing, completed, failed, cancelled'],
+    [
+      { status: 'running' },
+      'status must be one of: awaiting_upload, queued, processing, completed, failed, cancelled, expired',
+    ],
     [{ limit: '0' }, 'limit must be a whole number from 1 to 100'],
     [{ limit: '101' }, 'limit must be a whole number from 1 to 100'],
     [{ limit: 'ten' }, 'limit must be a whole number from 1 to 100'],

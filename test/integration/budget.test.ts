@@ -71,21 +71,22 @@ describe('npm run budget', () => {
     expect(lines).toContain('function trigger db user reserved concurrency max connections');
     expect(lines).toContain('api HTTP API GET /api/health, ANY /api/{proxy+} app 10 10');
     expect(lines).toContain('processImports schedule rate(1 minute), cron(15 3 * * ? *) app 1 1');
+    expect(lines).toContain('s3UploadArrived sqs app 2 2');
     expect(lines).toContain('monitor schedule rate(5 minutes) monitor 1 1');
     expect(lines).toContain(
-      'app user 11 (api 10 + processImports 1) ≤ dbMaxUserConnections 30 − headroom 2 = 28 ok',
+      'app user 13 (api 10 + processImports 1 + s3UploadArrived 2) ≤ dbMaxUserConnections 30 − headroom 2 = 28 ok',
     );
-    expect(lines).toContain('all users 12 (app 11 + monitor 1); dbMaxConnections not set: not checked');
+    expect(lines).toContain('all users 14 (app 13 + monitor 1); dbMaxConnections not set: not checked');
   });
 
   it('fails an overcommitted stage (--param overrides) with messages naming the numbers', () => {
     expect(overcommitted.code).toBe(1);
     expect(overcommitted.stdout).toMatch(/api\s+HTTP API .*app\s+100\s+100/);
     expect(overcommitted.stderr).toContain(
-      'Stage prod can open 101 app-user connections (api 100 + processImports 1) but dbMaxUserConnections 30 − headroom 2 leaves 28',
+      'Stage prod can open 103 app-user connections (api 100 + processImports 1 + s3UploadArrived 2) but dbMaxUserConnections 30 − headroom 2 leaves 28',
     );
     expect(overcommitted.stderr).toContain(
-      'Stage prod can open 102 connections in all (api 100 + processImports 1 + monitor 1) but dbMaxConnections 50 − headroom 2 leaves 48',
+      'Stage prod can open 104 connections in all (api 100 + processImports 1 + s3UploadArrived 2 + monitor 1) but dbMaxConnections 50 − headroom 2 leaves 48',
     );
     expect(overcommitted.stderr).toContain('MAX_USER_CONNECTIONS');
   });
@@ -95,7 +96,7 @@ describe('npm run package and deploy (scripts/sls.ts)', () => {
   it('refuses an overcommitted stage before packaging anything', async () => {
     expect(refusedPackage.code).not.toBe(0);
     expect(refusedPackage.stderr).toContain(
-      'Stage prod can open 101 app-user connections (api 100 + processImports 1) but dbMaxUserConnections 30 − headroom 2 leaves 28',
+      'Stage prod can open 103 app-user connections (api 100 + processImports 1 + s3UploadArrived 2) but dbMaxUserConnections 30 − headroom 2 leaves 28',
     );
     expect(refusedPackage.stderr).toContain('Refusing to run osls package');
     expect(refusedPackage.stdout).not.toContain('Packaging');
@@ -105,7 +106,9 @@ describe('npm run package and deploy (scripts/sls.ts)', () => {
   it('runs osls with the same arguments when the budget holds', () => {
     expect(passedOn.code).toBe(0);
     const [table = '', printed = ''] = passedOn.stdout.split(/\n(?=\{)/);
-    expect(table).toContain('app user   21 (api 20 + processImports 1) ≤ dbMaxUserConnections 30');
+    expect(table).toContain(
+      'app user   23 (api 20 + processImports 1 + s3UploadArrived 2) ≤ dbMaxUserConnections 30',
+    );
     const service = JSON.parse(printed) as {
       provider: { stage: string };
       functions: { api: { reservedConcurrency: number } };

@@ -21,7 +21,7 @@ describe('functions/*.ts at module scope', () => {
       DB_PASSWORD: testDb.password,
     });
     const files = (await readdir('functions')).filter((file) => file.endsWith('.ts'));
-    expect(files.sort()).toEqual(['api.ts', 'monitor.ts', 'process-imports.ts']);
+    expect(files.sort()).toEqual(['api.ts', 'monitor.ts', 'process-imports.ts', 's3-upload-arrived.ts']);
     for (const file of files) {
       const module: unknown = await import(`../../functions/${file}`);
       expect(typeof (module as { handler?: unknown }).handler).toBe('function');

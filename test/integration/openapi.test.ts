@@ -6,10 +6,12 @@ import type { Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createApiHandler } from '../../functions/api.js';
 import { createProcessImportsHandler } from '../../functions/process-imports.js';
+import { hashToken } from '../../lib/auth.js';
 import type { HttpResponse } from '../../lib/http.js';
 import { importJobRoutes } from '../../lib/imports/job-routes.js';
 import { logger } from '../../lib/logger.js';
-import { AUTH, apiHandler, bodyOf, migrate, seedJob, utc } from '../helpers/api.js';
+import { importUploadRoutes } from '../../lib/storage/upload-routes.js';
+import { AUTH, apiHandler, bodyOf, migrate, seedJob, TOKEN, utc } from '../helpers/api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { httpEvent } from '../helpers/http-events.js';
 import { fakeContext } from '../helpers/lambda.js';
@@ -30,6 +32,11 @@ import { proveSessionAccounting } from '../helpers/session-accounting.js';
 const DAILY = 'MPAN,Date,Reading,Unit\nE06BG12862,09/11/2024,123.45,kWh\nE06BG12862,10/11/2024,120,\n';
 const SITES = 'Name,postcode\nHead Office,SW1A 1AA\n';
 const MAX_USER_CONNECTIONS = 2;
+const UPLOADS_ENV = {
+  IMPORT_BUCKET: 'openapi-imports',
+  IMPORT_S3_ENDPOINT: 'http://127.0.0.1:9',
+  AWS_REGION: 'us-east-1',
+};
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<HttpResponse>;
 
@@ -39,7 +46,8 @@ let api: Handler;
 beforeAll(async () => {
   testDb = await createTestDatabase({ maxUserConnections: MAX_USER_CONNECTIONS });
   await migrate(testDb);
-  api = apiHandler(testDb);
+  // With an imports bucket, so POST /api/import/uploads reaches the database like the other routes.
+  api = apiHandler(testDb, UPLOADS_ENV);
 });
 
 afterAll(async () => {
@@ -100,7 +108,22 @@ function authenticatedRequests(headers: Record<string, string>): Array<[string, 
     ['/api/import/jobs/{batchId}', httpEvent('GET', jobPath, { headers })],
     ['/api/import/jobs/{batchId}/cancel', httpEvent('POST', `${jobPath}/cancel`, { headers })],
     ['/api/import/jobs/{batchId}/retry', httpEvent('POST', `${jobPath}/retry`, { headers })],
+    ['/api/import/uploads', httpEvent('POST', '/api/import/uploads', { headers, query: { type: 'daily' } })],
   ];
+}
+
+/** An api handler with an imports bucket: signing is local, so no S3 server has to answer. */
+function uploadsApi(): Handler {
+  return createApiHandler(testDb.config({ API_TOKEN_HASHES: hashToken(TOKEN), ...UPLOADS_ENV }), {
+    s3Credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
+}
+
+function uploadRequest(
+  query: Record<string, string> = { type: 'daily' },
+  headers: Record<string, string> = {},
+) {
+  return httpEvent('POST', '/api/import/uploads', { headers: { ...AUTH, ...headers }, query });
 }
 
 /** Holds every connection the app user may open, so the next one fails with 1226. */
@@ -129,10 +152,13 @@ describe('openapi.yaml', () => {
   });
 
   it('declares exactly the routes the router serves, and the router allows exactly the declared methods', async () => {
-    const routes = importJobRoutes({
-      authenticate: async () => undefined,
-      limits: { maxUploadBytes: 1, maxDecompressedBytes: 1 },
-    }).map((route) => `${route.method} ${route.pattern}`);
+    const routes = [
+      ...importJobRoutes({
+        authenticate: async () => undefined,
+        limits: { maxUploadBytes: 1, maxDecompressedBytes: 1 },
+      }),
+      ...importUploadRoutes({ authenticate: async () => undefined, storage: testDb.config().storage }),
+    ].map((route) => `${route.method} ${route.pattern}`);
     // GET /api/health is the one route functions/api.ts adds itself.
     expect(['GET /api/health', ...routes].sort()).toEqual(declaredOperations().sort());
 
@@ -144,6 +170,7 @@ describe('openapi.yaml', () => {
     await exchange('/api/import/jobs/{batchId}', httpEvent('DELETE', jobPath), 405);
     await exchange('/api/import/jobs/{batchId}/cancel', httpEvent('GET', `${jobPath}/cancel`), 405);
     await exchange('/api/import/jobs/{batchId}/retry', httpEvent('PUT', `${jobPath}/retry`), 405);
+    await exchange('/api/import/uploads', httpEvent('GET', '/api/import/uploads'), 405);
     expect(methodsOf('/api/import/jobs').sort()).toEqual(['GET', 'POST']);
   });
 
@@ -272,6 +299,62 @@ describe('POST /api/import/jobs', () => {
   it('answers 422 for a header row that does not fit the type, and for no data rows', async () => {
     await exchange('/api/import/jobs', upload('Site,Date,Reading\nA,09/11/2024,1\n'), 422);
     await exchange('/api/import/jobs', upload('MPAN,Date,Reading\n'), 422);
+  });
+});
+
+describe('POST /api/import/uploads', () => {
+  it('answers 201 with Location and the form, and 200 for a replayed key', async () => {
+    const key = { 'idempotency-key': `upload-${randomUUID()}` };
+    await exchange('/api/import/uploads', uploadRequest({ type: 'hh', filename: 'big.csv.gz' }, key), 201, {
+      handler: uploadsApi(),
+    });
+    await exchange('/api/import/uploads', uploadRequest({ type: 'hh', filename: 'big.csv.gz' }, key), 200, {
+      handler: uploadsApi(),
+    });
+  });
+
+  it('answers 200 with no form once the replayed job no longer awaits its file', async () => {
+    const key = { 'idempotency-key': `upload-${randomUUID()}` };
+    await exchange('/api/import/uploads', uploadRequest({ type: 'daily' }, key), 201, {
+      handler: uploadsApi(),
+    });
+    await testDb.admin.query("UPDATE import_jobs SET status = 'queued'");
+    const response = await exchange('/api/import/uploads', uploadRequest({ type: 'daily' }, key), 200, {
+      handler: uploadsApi(),
+    });
+    expect(bodyOf(response)).toMatchObject({ status: 'queued', upload: null });
+  });
+
+  it('answers 400 for a bad option, 422 for a key reused with other options, 501 without a bucket', async () => {
+    await exchange('/api/import/uploads', uploadRequest({ type: 'weekly' }), 400, { handler: uploadsApi() });
+    const key = { 'idempotency-key': `upload-${randomUUID()}` };
+    await exchange('/api/import/uploads', uploadRequest({ type: 'daily' }, key), 201, {
+      handler: uploadsApi(),
+    });
+    await exchange('/api/import/uploads', uploadRequest({ type: 'sites' }, key), 422, {
+      handler: uploadsApi(),
+    });
+    await exchange('/api/import/uploads', uploadRequest(), 501, { handler: apiHandler(testDb) });
+  });
+
+  it('answers 409 when the key names a job that vanishes while the request runs', async () => {
+    await testDb.admin.query(
+      `CREATE TRIGGER simulate_upload_idempotency_race BEFORE INSERT ON import_jobs FOR EACH ROW
+         SIGNAL SQLSTATE '23000' SET MYSQL_ERRNO = 1062,
+           MESSAGE_TEXT = 'Duplicate entry for key ''uq_import_jobs_idempotency'''`,
+    );
+    try {
+      await exchange(
+        '/api/import/uploads',
+        uploadRequest({ type: 'daily' }, { 'idempotency-key': 'raced' }),
+        409,
+        {
+          handler: uploadsApi(),
+        },
+      );
+    } finally {
+      await testDb.admin.query('DROP TRIGGER simulate_upload_idempotency_race');
+    }
   });
 });
 
@@ -439,7 +522,7 @@ describe('every authenticated operation', () => {
       for (const [template, event] of authenticatedRequests(AUTH)) {
         await exchange(template, event, 500, { handler: misconfigured });
       }
-      expect(logged).toHaveBeenCalledTimes(5);
+      expect(logged).toHaveBeenCalledTimes(6);
       expect(logged).toHaveBeenCalledWith('unhandled error', expect.anything());
     } finally {
       logged.mockRestore();

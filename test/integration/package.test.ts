@@ -51,7 +51,7 @@ afterAll(async () => {
 });
 
 describe('serverless package (offline)', () => {
-  it('defines exactly the three functions on nodejs22.x arm64 with their reserved concurrency', () => {
+  it('defines exactly the four functions on nodejs22.x arm64 with their reserved concurrency', () => {
     const functions = Object.fromEntries(
       resourcesOfType('AWS::Lambda::Function').map(([, resource]) => [
         String(resource.Properties.Handler),
@@ -76,6 +76,12 @@ describe('serverless package (offline)', () => {
         architectures: ['arm64'],
         reserved: 1,
         timeout: 60,
+      },
+      'functions/s3-upload-arrived.handler': {
+        runtime: 'nodejs22.x',
+        architectures: ['arm64'],
+        reserved: 2,
+        timeout: 30,
       },
     });
   });
@@ -160,16 +166,23 @@ describe('serverless package (offline)', () => {
     expect(secretsReadBy('ApiRole')).toEqual([secretArn('db'), secretArn('api-tokens')]);
     expect(secretsReadBy('ProcessImportsRole')).toEqual([secretArn('db')]);
     expect(secretsReadBy('MonitorRole')).toEqual([secretArn('monitor-db'), secretArn('db')]);
+    expect(roleOf('S3UploadArrivedLambdaFunction')).toBe('S3UploadArrivedRole');
+    expect(secretsReadBy('S3UploadArrivedRole')).toEqual([secretArn('db')]);
     expect(
       resourcesOfType('AWS::IAM::Role')
         .map(([name]) => name)
         .sort(),
-    ).toEqual(['ApiRole', 'MonitorRole', 'ProcessImportsRole']);
+    ).toEqual(['ApiRole', 'MonitorRole', 'ProcessImportsRole', 'S3UploadArrivedRole']);
     expect(JSON.stringify(template)).not.toContain('secretsmanager:*');
   });
 
   it('connects every function to the database over verified TLS (the RDS bundle) by default', () => {
-    for (const fn of ['ApiLambdaFunction', 'ProcessImportsLambdaFunction', 'MonitorLambdaFunction']) {
+    for (const fn of [
+      'ApiLambdaFunction',
+      'ProcessImportsLambdaFunction',
+      'MonitorLambdaFunction',
+      'S3UploadArrivedLambdaFunction',
+    ]) {
       const environment = template.Resources[fn]?.Properties.Environment as
         | { Variables: Record<string, unknown> }
         | undefined;
@@ -186,7 +199,7 @@ describe('serverless package (offline)', () => {
   });
 
   it('keeps each function zip small: the AWS SDK stays out of the bundle', async () => {
-    for (const name of ['api', 'processImports', 'monitor']) {
+    for (const name of ['api', 'processImports', 'monitor', 's3UploadArrived']) {
       const { size } = await stat(join(outputDir, `${name}.zip`));
       expect(size).toBeGreaterThan(50_000);
       expect(size).toBeLessThan(1_000_000);

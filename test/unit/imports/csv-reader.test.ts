@@ -403,3 +403,79 @@ describe('parseCsvText', () => {
     expect(parseCsvText('')).toEqual({ delimiter: ',', records: [] });
   });
 });
+
+describe('record end offsets (resume points)', () => {
+  /** Reads the whole file, then resumes after each record: the rest must be exactly what followed. */
+  async function expectEveryOffsetResumes(text: string, chunkSize: number): Promise<void> {
+    const file = bytes(text);
+    const all = await readAll(byteChunks(text, chunkSize));
+    for (const [index, record] of all.entries()) {
+      const head = new TextDecoder().decode(file.subarray(0, record.endOffset));
+      const rest = file.subarray(record.endOffset);
+      const resumed = await readAll(byteChunks(new TextDecoder().decode(rest), chunkSize), {
+        delimiter: ',',
+        startOffset: record.endOffset,
+        // The line after the record: one more than the line breaks before the offset.
+        firstLineNumber: 1 + (head.match(/\r\n|\r|\n/g)?.length ?? 0),
+      });
+      expect({ after: index, records: resumed }).toEqual({ after: index, records: all.slice(index + 1) });
+    }
+  }
+
+  it('points just past the line break of each record, counting bytes, not characters', async () => {
+    const records = await readAll([bytes('a,b\r\nCafé,ü\nx,"y\nz"\r\nlast,1')]);
+    expect(records.map((record) => record.endOffset)).toEqual([5, 14, 23, 29]);
+  });
+
+  it('counts a UTF-8 BOM as the file’s first three bytes', async () => {
+    const records = await readAll([bytes('\ufeffa,b\nc,d\n')]);
+    expect(records.map((record) => record.endOffset)).toEqual([7, 11]);
+  });
+
+  it('counts the BOM the same way when the source is text', async () => {
+    const records = await readAll(['\ufeffa,b\n', 'c,d\n']);
+    expect(records.map((record) => record.endOffset)).toEqual([7, 11]);
+  });
+
+  it('skips blank lines inside the offset of the record that follows them', async () => {
+    const records = await readAll([bytes('a,b\n\n  \nc,d\n')]);
+    expect(records.map((record) => record.endOffset)).toEqual([4, 12]);
+  });
+
+  it('resumes exactly after every record, wherever chunks cut the bytes', async () => {
+    const text =
+      'MPAN,Date,Name\r\nE1,01/01/2024,Café\r\n\r\nE2,"02/01/2024","quoted, comma"\n' +
+      'E3,03/01/2024,"two\r\nlines"\nE4,04/01/2024,日本語\r\nE5,05/01/2024,"x""y"';
+    for (const size of [1, 2, 3, 7, 64]) await expectEveryOffsetResumes(text, size);
+  });
+
+  it('resumes exactly on generated files of mixed ASCII and multi-byte text', async () => {
+    const random = prng(13);
+    const cells = ['a', 'ü', '€', '"q,"', '"l\nb"', '12.5', '', '𝄞'];
+    for (let file = 0; file < 20; file++) {
+      const lines: string[] = [];
+      for (let line = 0; line < 8; line++) {
+        const width = 1 + Math.floor(random() * 4);
+        lines.push(
+          Array.from({ length: width }, () => cells[Math.floor(random() * cells.length)] ?? '').join(','),
+        );
+      }
+      const breaks = ['\n', '\r\n'];
+      const text = lines.map((line) => line + (breaks[Math.floor(random() * 2)] ?? '\n')).join('');
+      await expectEveryOffsetResumes(`h1,h2\n${text}`, 1 + Math.floor(random() * 9));
+    }
+  });
+
+  it('skips the first-bytes checks and keeps a leading U+FEFF when resuming mid-file', async () => {
+    const records = await readAll([bytes('\ufeffx,y\n')], { delimiter: ',', startOffset: 100 });
+    expect(records).toEqual([{ fields: ['\ufeffx', 'y'], lineNumber: 1, endOffset: 107 }]);
+  });
+
+  it('numbers lines from firstLineNumber when resuming', async () => {
+    const records = await readAll([bytes('c,d\ne,f\n')], { startOffset: 4, firstLineNumber: 2 });
+    expect(simplify(records)).toEqual([
+      [2, ['c', 'd']],
+      [3, ['e', 'f']],
+    ]);
+  });
+});

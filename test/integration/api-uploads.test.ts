@@ -1,0 +1,330 @@
+// Direct uploads end to end against a real s3rver and the real database: POST /api/import/uploads
+// signs a form, the client POSTs its file to the local S3 endpoint, the object-created event reaches
+// the arrival handler (as the SQS queue delivers it), and the job is queued with its S3 location.
+
+import { randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createApiHandler } from '../../functions/api.js';
+import { createProcessImportsHandler } from '../../functions/process-imports.js';
+import { createS3UploadArrivedHandler } from '../../functions/s3-upload-arrived.js';
+import { hashToken } from '../../lib/auth.js';
+import { withConnection } from '../../lib/db.js';
+import { findJobFileLocation } from '../../lib/storage/upload-repository.js';
+import { asSqsEvent, LOCAL_S3_CREDENTIALS, type S3Notification } from '../../scripts/local-s3.js';
+import { AUTH, bodyOf, jobRow, migrate, TOKEN } from '../helpers/api.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { httpEvent } from '../helpers/http-events.js';
+import { fakeContext } from '../helpers/lambda.js';
+import { startTestS3, type TestS3 } from '../helpers/local-s3.js';
+import { proveSessionAccounting } from '../helpers/session-accounting.js';
+
+const DAILY = 'MPAN,Date,Reading,Unit\nE06BG12862,09/11/2024,123.45,kWh\nE06BG12862,10/11/2024,120,\n';
+const MAX_OBJECT_BYTES = 1_000_000;
+
+let testDb: TestDatabase;
+let s3: TestS3;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  [testDb, s3] = await Promise.all([createTestDatabase({ maxUserConnections: 5 }), startTestS3()]);
+  await migrate(testDb);
+  env = {
+    API_TOKEN_HASHES: hashToken(TOKEN),
+    IMPORT_BUCKET: s3.bucket,
+    IMPORT_S3_ENDPOINT: s3.endpoint,
+    AWS_REGION: 'us-east-1',
+    IMPORT_MAX_OBJECT_BYTES: String(MAX_OBJECT_BYTES),
+    IMPORT_UPLOAD_URL_TTL_S: '600',
+  };
+});
+
+afterAll(async () => {
+  await Promise.all([testDb.drop(), s3.stop()]);
+});
+
+beforeEach(async () => {
+  await testDb.admin.query('DELETE FROM import_jobs');
+  s3.notifications.length = 0;
+});
+
+proveSessionAccounting(() => testDb);
+
+function api(overrides: Record<string, string> = {}) {
+  const handler = createApiHandler(testDb.config({ ...env, ...overrides }), {
+    s3Credentials: { ...LOCAL_S3_CREDENTIALS },
+  });
+  return (event: APIGatewayProxyEventV2) => handler(event, fakeContext());
+}
+
+function requestUpload(query: Record<string, string>, headers: Record<string, string> = AUTH) {
+  return httpEvent('POST', '/api/import/uploads', { headers, query });
+}
+
+type Ticket = {
+  batch_id: string;
+  status: string;
+  upload: { url: string; fields: Record<string, string>; max_bytes: number } | null;
+  expires_at: string | null;
+};
+
+async function ticketFor(query: Record<string, string>, headers?: Record<string, string>): Promise<Ticket> {
+  const response = await api()(requestUpload(query, headers));
+  expect(response.statusCode, String(response.body)).toBe(201);
+  return bodyOf(response) as unknown as Ticket;
+}
+
+/** The multipart form a browser or curl sends: the fields, then the file. */
+async function postForm(ticket: Ticket, file: Buffer | string, extra: Record<string, string> = {}) {
+  if (ticket.upload === null) throw new Error('no upload form');
+  const form = new FormData();
+  for (const [name, value] of Object.entries({ ...ticket.upload.fields, ...extra })) form.append(name, value);
+  form.append('file', new Blob([file]), 'ignored-name.csv');
+  return fetch(ticket.upload.url, { method: 'POST', body: form });
+}
+
+async function waitForNotifications(count: number): Promise<S3Notification[]> {
+  for (let attempt = 0; attempt < 100 && s3.notifications.length < count; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return s3.notifications.slice(0, count);
+}
+
+function decodedPolicy(ticket: Ticket): { expiration: string; conditions: unknown[] } {
+  const policy = ticket.upload?.fields.Policy;
+  if (policy === undefined) throw new Error('no Policy field');
+  return JSON.parse(Buffer.from(policy, 'base64').toString('utf8'));
+}
+
+const arrived = createS3UploadArrivedHandler;
+
+describe('POST /api/import/uploads', () => {
+  it('creates an awaiting_upload job and answers 201 with Location and a presigned POST form', async () => {
+    const before = Date.now();
+    const response = await api()(
+      requestUpload({ type: 'daily', filename: '../Readings Nov 2024.csv', priority: 'high', dry_run: '1' }),
+    );
+    expect(response.statusCode, String(response.body)).toBe(201);
+    const ticket = bodyOf(response) as unknown as Ticket;
+    expect(response.headers?.location).toBe(`/api/import/jobs/${ticket.batch_id}`);
+    expect(ticket.status).toBe('awaiting_upload');
+    expect(ticket.upload?.url).toBe(`${s3.endpoint}/${s3.bucket}`);
+    expect(ticket.upload?.max_bytes).toBe(MAX_OBJECT_BYTES);
+    const key = `imports/${ticket.batch_id}/Readings_Nov_2024.csv`;
+    expect(ticket.upload?.fields.key).toBe(key);
+    const expiresAtMs = Date.parse(String(ticket.expires_at));
+    expect(expiresAtMs).toBeGreaterThanOrEqual(before + 599_000);
+    expect(expiresAtMs).toBeLessThanOrEqual(Date.now() + 601_000);
+    const row = await jobRow(testDb, ticket.batch_id);
+    expect({
+      status: row.status,
+      filename: row.filename,
+      priority: row.priority,
+      dry_run: row.dry_run,
+      storage: row.storage,
+      bucket: row.s3_bucket,
+      key: row.s3_key,
+      etag: row.s3_etag,
+    }).toEqual({
+      status: 'awaiting_upload',
+      filename: 'Readings Nov 2024.csv',
+      priority: 'high',
+      dry_run: 1,
+      storage: 's3',
+      bucket: s3.bucket,
+      key,
+      etag: null,
+    });
+  });
+
+  it('signs a policy that binds the exact key, the bucket, the size range and the expiry', async () => {
+    const ticket = await ticketFor({ type: 'hh', filename: 'big.csv.gz' });
+    const policy = decodedPolicy(ticket);
+    expect(policy.conditions).toContainEqual(['content-length-range', 1, MAX_OBJECT_BYTES]);
+    expect(policy.conditions).toContainEqual({ key: `imports/${ticket.batch_id}/big.csv.gz` });
+    expect(policy.conditions).toContainEqual({ bucket: s3.bucket });
+    // No condition lets the key vary (S3 refuses any field the policy does not cover).
+    expect(JSON.stringify(policy.conditions)).not.toContain('$key');
+    expect(Math.abs(Date.parse(policy.expiration) - Date.parse(String(ticket.expires_at)))).toBeLessThan(
+      2000,
+    );
+  });
+
+  it('replays the same job for a repeated Idempotency-Key and refuses the key for other options', async () => {
+    const headers = { ...AUTH, 'idempotency-key': 'upload-1' };
+    const first = await ticketFor({ type: 'daily', filename: 'a.csv' }, headers);
+    const replay = await api()(requestUpload({ type: 'daily', filename: 'a.csv' }, headers));
+    expect(replay.statusCode).toBe(200);
+    expect(replay.headers?.['idempotent-replayed']).toBe('true');
+    const replayed = bodyOf(replay) as unknown as Ticket;
+    expect([replayed.batch_id, replayed.upload?.fields.key, replayed.expires_at]).toEqual([
+      first.batch_id,
+      first.upload?.fields.key,
+      first.expires_at,
+    ]);
+    const other = await api()(requestUpload({ type: 'hh', filename: 'a.csv' }, headers));
+    expect([other.statusCode, bodyOf(other).error]).toEqual([
+      422,
+      'Idempotency-Key was already used for a different request',
+    ]);
+    const [rows] = await testDb.admin.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM import_jobs');
+    expect(Number(rows[0]?.n)).toBe(1);
+  });
+
+  it('answers 400 for a bad option and 401 without a token, storing nothing', async () => {
+    const bad = await api()(requestUpload({ type: 'weekly' }));
+    const unauthenticated = await api()(requestUpload({ type: 'daily' }, {}));
+    expect([bad.statusCode, unauthenticated.statusCode]).toEqual([400, 401]);
+    const [rows] = await testDb.admin.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM import_jobs');
+    expect(Number(rows[0]?.n)).toBe(0);
+  });
+
+  it('answers 501 when the stage has no imports bucket', async () => {
+    const response = await api({ IMPORT_BUCKET: '' })(requestUpload({ type: 'daily' }));
+    expect([response.statusCode, bodyOf(response).error]).toEqual([
+      501,
+      'Direct uploads are not enabled here; send the file to POST /api/import/jobs',
+    ]);
+  });
+
+  it('lists awaiting_upload jobs under their status filter', async () => {
+    const ticket = await ticketFor({ type: 'daily' });
+    const response = await api()(
+      httpEvent('GET', '/api/import/jobs', { headers: AUTH, query: { status: 'awaiting_upload' } }),
+    );
+    expect((bodyOf(response).jobs as Array<{ batch_id: string }>).map((job) => job.batch_id)).toEqual([
+      ticket.batch_id,
+    ]);
+  });
+
+  it('cancels a job still awaiting its upload', async () => {
+    const ticket = await ticketFor({ type: 'daily' });
+    const response = await api()(
+      httpEvent('POST', `/api/import/jobs/${ticket.batch_id}/cancel`, { headers: AUTH }),
+    );
+    expect([response.statusCode, bodyOf(response).status]).toEqual([200, 'cancelled']);
+  });
+});
+
+describe('upload arrival (S3 event → awaiting_upload → queued)', () => {
+  it('queues the job with its S3 location once the form upload arrives', async () => {
+    const ticket = await ticketFor({ type: 'daily', filename: 'nov.csv' });
+    const upload = await postForm(ticket, DAILY);
+    expect(upload.status).toBe(204);
+    const [notification = {}] = await waitForNotifications(1);
+    const result = await arrived(testDb.config(env))(asSqsEvent(notification, 'm1') as never, fakeContext());
+    expect(result).toEqual({ batchItemFailures: [] });
+    const row = await jobRow(testDb, ticket.batch_id);
+    expect([row.status, row.s3_size_bytes, typeof row.s3_etag]).toEqual([
+      'queued',
+      Buffer.byteLength(DAILY),
+      'string',
+    ]);
+    const located = await withConnection(testDb.config().db, (db) => findJobFileLocation(db, Number(row.id)));
+    expect(located).toEqual({
+      location: {
+        kind: 's3',
+        bucket: s3.bucket,
+        key: `imports/${ticket.batch_id}/nov.csv`,
+        etag: row.s3_etag,
+      },
+      checkpointByteOffset: 0,
+    });
+  });
+
+  it('changes nothing for a repeated or late event with the same key and ETag', async () => {
+    const ticket = await ticketFor({ type: 'daily', filename: 'd.csv.gz' });
+    await postForm(ticket, gzipSync(DAILY), { 'Content-Encoding': 'gzip' });
+    const [notification = {}] = await waitForNotifications(1);
+    const handler = arrived(testDb.config(env));
+    await handler(asSqsEvent(notification, 'm1') as never, fakeContext());
+    await testDb.admin.query("UPDATE import_jobs SET status = 'processing' WHERE batch_id = ?", [
+      ticket.batch_id,
+    ]);
+    const before = await jobRow(testDb, ticket.batch_id);
+    const again = await handler(asSqsEvent(notification, 'm2') as never, fakeContext());
+    expect(again).toEqual({ batchItemFailures: [] });
+    expect(await jobRow(testDb, ticket.batch_id)).toEqual(before);
+  });
+
+  it('leaves an object whose key matches no awaiting job alone, and an expired job expired', async () => {
+    const ticket = await ticketFor({ type: 'daily', filename: 'late.csv' });
+    await testDb.admin.query("UPDATE import_jobs SET status = 'expired' WHERE batch_id = ?", [
+      ticket.batch_id,
+    ]);
+    await postForm(ticket, DAILY);
+    const stray = {
+      Records: [
+        {
+          eventName: 'ObjectCreated:Put',
+          s3: {
+            bucket: { name: s3.bucket },
+            object: { key: `imports/${randomUUID()}/x.csv`, eTag: 'e', size: 1 },
+          },
+        },
+      ],
+    };
+    const [late = {}] = await waitForNotifications(1);
+    const handler = arrived(testDb.config(env));
+    const result = await handler(
+      { Records: [...asSqsEvent(late, 'm1').Records, ...asSqsEvent(stray, 'm2').Records] } as never,
+      fakeContext(),
+    );
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect((await jobRow(testDb, ticket.batch_id)).status).toBe('expired');
+  });
+
+  it('ignores the s3:TestEvent without opening a connection', async () => {
+    const handler = arrived(testDb.config(env));
+    const test = {
+      Records: [
+        { ...asSqsEvent({}, 'm1').Records[0], body: '{"Service":"Amazon S3","Event":"s3:TestEvent"}' },
+      ],
+    };
+    expect(await handler(test as never, fakeContext())).toEqual({ batchItemFailures: [] });
+  });
+
+  it('reports every message as failed when the database refuses the connection, so SQS redelivers', async () => {
+    const ticket = await ticketFor({ type: 'daily', filename: 'retry.csv' });
+    await postForm(ticket, DAILY);
+    const [notification = {}] = await waitForNotifications(1);
+    const held = await testDb.openAppSessions(5);
+    try {
+      const handler = arrived(testDb.config({ ...env, DB_CONNECT_RETRY_BUDGET_MS: '0' }));
+      const result = await handler(asSqsEvent(notification, 'm1') as never, fakeContext(1500));
+      expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm1' }] });
+    } finally {
+      await Promise.all(held.map((connection) => connection.end()));
+    }
+    expect((await jobRow(testDb, ticket.batch_id)).status).toBe('awaiting_upload');
+  });
+});
+
+describe('expiry of uploads that never arrive (daily purge)', () => {
+  it('expires jobs past their URL lifetime plus the margin, and only those', async () => {
+    const overdue = await ticketFor({ type: 'daily', filename: 'overdue.csv' });
+    const recent = await ticketFor({ type: 'daily', filename: 'recent.csv' });
+    // overdue: its URL expired 2 h ago; recent: 30 min ago, inside the 1 h margin.
+    await testDb.admin.query(
+      'UPDATE import_jobs SET upload_expires_at = UTC_TIMESTAMP(3) - INTERVAL ? MINUTE WHERE batch_id = ?',
+      [120, overdue.batch_id],
+    );
+    await testDb.admin.query(
+      'UPDATE import_jobs SET upload_expires_at = UTC_TIMESTAMP(3) - INTERVAL ? MINUTE WHERE batch_id = ?',
+      [30, recent.batch_id],
+    );
+    const purge = createProcessImportsHandler(
+      testDb.config({ ...env, IMPORT_UPLOAD_EXPIRY_MARGIN_S: '3600' }),
+    );
+    await purge({ task: 'purge' }, fakeContext(30_000));
+    const expired = await jobRow(testDb, overdue.batch_id);
+    expect([expired.status, expired.completed_at instanceof Date, expired.error_message]).toEqual([
+      'expired',
+      true,
+      'The file was never uploaded before the upload URL expired',
+    ]);
+    expect((await jobRow(testDb, recent.batch_id)).status).toBe('awaiting_upload');
+  });
+});
