@@ -34,9 +34,12 @@ export async function claimNextJob(
   leaseOwner: string,
   leaseSeconds: number,
 ): Promise<ClaimedJob | null> {
-  const row = await withTransaction(db, async () => {
-    const [rows] = await db.query<RowDataPacket[]>(
-      `SELECT id, batch_id, import_type, dry_run, total_rows, retry_count, max_retries, checkpoint_row,
+  // Two claimers can deadlock on the claim index's entries (InnoDB then rolls one back whole): the
+  // claim is a fresh transaction each time, so the victim simply claims again.
+  const row = await retryOnDeadlock(() =>
+    withTransaction(db, async () => {
+      const [rows] = await db.query<RowDataPacket[]>(
+        `SELECT id, batch_id, import_type, dry_run, total_rows, retry_count, max_retries, checkpoint_row,
               checkpoint_state, metadata, status
          FROM import_jobs
         WHERE (status = 'queued' AND (retry_at IS NULL OR retry_at <= NOW(3)))
@@ -44,19 +47,20 @@ export async function claimNextJob(
         ORDER BY priority DESC, queued_at, id
         LIMIT 1
         FOR UPDATE SKIP LOCKED`,
-    );
-    const due = rows[0];
-    if (due === undefined) return null;
-    await db.query(
-      `UPDATE import_jobs
+      );
+      const due = rows[0];
+      if (due === undefined) return null;
+      await db.query(
+        `UPDATE import_jobs
           SET status = 'processing', lease_owner = ?, lease_expires_at = NOW(3) + INTERVAL ? SECOND,
               started_at = COALESCE(started_at, NOW(3)), retry_at = NULL,
               retry_count = retry_count + ?
         WHERE id = ?`,
-      [leaseOwner, leaseSeconds, due.status === 'processing' ? 1 : 0, due.id],
-    );
-    return due;
-  });
+        [leaseOwner, leaseSeconds, due.status === 'processing' ? 1 : 0, due.id],
+      );
+      return due;
+    }),
+  );
   if (row === null) return null;
   const recovered = row.status === 'processing';
   const metadata = decodeJsonColumn(row.metadata);
