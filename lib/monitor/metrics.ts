@@ -2,6 +2,7 @@
 // (stdout → CloudWatch Logs → metrics; no SDK call). serverless.yml's alarms and dashboard read these names.
 
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { METRICS_NAMESPACE, METRICS_SERVICE } from '../connection-metrics.js';
 import { logger } from '../logger.js';
 import type { MonitorReport } from './run-monitor.js';
 
@@ -13,10 +14,6 @@ const SESSION_COUNTS = [
   ['IdleSessions', 'idle'],
   ['IdleInTransactionSessions', 'idleInTransaction'],
 ] as const satisfies ReadonlyArray<readonly [string, keyof MonitorReport['users'][number]]>;
-
-export const METRICS_NAMESPACE = 'Eclectyc';
-/** The `service` dimension; fixed so the alarms' dimensions never depend on an environment variable. */
-export const METRICS_SERVICE = 'eclectyc';
 
 /** Metrics with the `service` and `stage` dimensions the alarms select on, plus any extra ones. */
 export function createMonitorMetrics(stage: string, dimensions: Record<string, string> = {}): Metrics {
