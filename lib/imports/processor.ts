@@ -386,6 +386,8 @@ class BatchWriter {
           readings,
           this.meterIds,
           this.job.batchId,
+          // The invocation's end, which the monitor reads from the statement (docs/design.md#runaway-statements).
+          Date.now() + this.options.remainingMs(),
         );
         readingsWritten += readings.length;
       }

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { Db } from '../db.js';
+import { bulkLoadTag } from '../statement-tag.js';
 import type { ReadingRow, SiteRow } from './rows.js';
 import { meterTypeOf } from './values.js';
 
@@ -75,6 +76,7 @@ export async function upsertReadings(
   readings: readonly ReadingRow[],
   meterIds: ReadonlyMap<string, number>,
   batchId: string,
+  deadlineEpochMs: number,
 ): Promise<void> {
   if (readings.length === 0) return;
   const values = readings.map((reading) => [
@@ -88,8 +90,9 @@ export async function upsertReadings(
     batchId,
   ]);
   // VALUES() is deprecated in MySQL 8.0.20+ but is the one upsert form both MySQL and MariaDB accept.
+  // The tag tells the monitor this bulk write belongs to an invocation with time left (statement-tag.ts).
   await db.query(
-    `INSERT INTO meter_readings
+    `${bulkLoadTag(deadlineEpochMs)} INSERT INTO meter_readings
        (meter_id, reading_interval, reading_date, reading_time, period_number, reading_value, reading_type, import_batch_id)
      VALUES ?
      ON DUPLICATE KEY UPDATE
@@ -118,6 +121,7 @@ export async function loadReadings(
   readings: readonly ReadingRow[],
   meterIds: ReadonlyMap<string, number>,
   batchId: string,
+  deadlineEpochMs: number,
 ): Promise<void> {
   if (readings.length === 0) return;
   let text = '';
@@ -132,7 +136,7 @@ export async function loadReadings(
     throw new Error('A reading field holds a character LOAD DATA would misread');
   const data = Buffer.from(text, 'utf8');
   const [result] = await db.query<ResultSetHeader>({
-    sql: `LOAD DATA LOCAL INFILE 'readings.tsv' REPLACE INTO TABLE meter_readings CHARACTER SET utf8mb4
+    sql: `${bulkLoadTag(deadlineEpochMs)} LOAD DATA LOCAL INFILE 'readings.tsv' REPLACE INTO TABLE meter_readings CHARACTER SET utf8mb4
             FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'
             (meter_id, reading_interval, reading_date, reading_time, period_number, reading_value, reading_type, import_batch_id)`,
     infileStreamFactory: () => Readable.from([data]),
