@@ -77,7 +77,7 @@ const PROCESSLIST_TABLES: Readonly<Record<SessionSource, string>> = {
 };
 
 /** Every fragment is a constant: the plan picks among them, nothing else reaches the text. */
-function sessionsSql(plan: SessionReadPlan): string {
+export function sessionsSql(plan: SessionReadPlan): string {
   return `SELECT p.ID AS id, p.USER AS user, p.HOST AS host, p.DB AS db, p.COMMAND AS command,
        p.TIME AS time_seconds, p.STATE AS state, LEFT(p.INFO, ?) AS info,
        ${plan.transactions ? 'TIMESTAMPDIFF(SECOND, t.trx_started, NOW())' : 'NULL'} AS transaction_seconds,
