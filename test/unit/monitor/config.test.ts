@@ -183,4 +183,3 @@ describe('loadConfig: the kill controls', () => {
     expect(() => loadConfig({ ...MONITOR, [name]: value })).toThrow(name);
   });
 });
-
