@@ -112,6 +112,7 @@ try {
         neverKill: NO_NEVER_KILL,
         // Every idle session in one run, as before the per-run cap: the bench measures the kill loop.
         maxKillsPerRun: SESSIONS,
+        recordCounters: false,
         importSchema: testDb.name,
         now: new Date(),
         log: quiet,

@@ -28,7 +28,7 @@ export function createMonitorHandler(config: Config, options: MonitorHandlerOpti
       const targetUsers = await resolveTargetUsers(monitor.targetUsers, secrets);
       const report = await withConnection(
         monitor.db,
-        (db) => runMonitor(db, monitorInputFrom(monitor, targetUsers, logger)),
+        (db) => runMonitor(db, monitorInputFrom(monitor, targetUsers, logger, true)),
         { invocation: context, secrets, connectionEvents: tally },
       );
       recordMonitorMetrics(metrics, report, config.stage);
@@ -50,6 +50,10 @@ export function createMonitorHandler(config: Config, options: MonitorHandlerOpti
         killCandidates: report.kills.length,
         killedSessions: report.killedSessions,
         killFailures: report.killFailures,
+        stoppedStatements: report.stoppedStatements,
+        killsLeft: report.killsLeft,
+        counters: report.counters,
+        countersNote: report.countersNote,
         importQueue: report.importQueue,
         importQueueSkipped: report.importQueueSkipped,
         budget,

@@ -54,6 +54,9 @@ export function recordMonitorMetrics(metrics: Metrics, report: MonitorReport, st
     );
   }
   metrics.addMetric('KillCandidates', MetricUnit.Count, report.kills.length);
+  metrics.addMetric('StoppedStatements', MetricUnit.Count, report.stoppedStatements);
+  metrics.addMetric('KillsLeft', MetricUnit.Count, report.killsLeft);
+  recordCounterMetrics(metrics, report);
   metrics.addMetric('KilledSessions', MetricUnit.Count, report.killedSessions);
   metrics.addMetric('KillFailures', MetricUnit.Count, report.killFailures);
   if (report.importQueue !== null) {
@@ -66,8 +69,34 @@ export function recordMonitorMetrics(metrics: Metrics, report: MonitorReport, st
     perUser.addMetric('UsagePercent', MetricUnit.Percent, round2(usage.usagePercent));
     perUser.addMetric('EffectiveLimit', MetricUnit.Count, usage.effectiveLimit);
     perUser.addMetric('TargetSessions', MetricUnit.Count, usage.total);
+    const accepted = report.counters?.userConnections?.find((entry) => entry.user === usage.user);
+    if (accepted?.delta !== null && accepted?.delta !== undefined) {
+      // Logins accepted since the last run (performance_schema.accounts): with one connection per
+      // invocation, roughly the invocations that reached the database.
+      perUser.addMetric('ConnectionsAccepted', MetricUnit.Count, accepted.delta);
+    }
     perUser.publishStoredMetrics();
   }
+}
+
+/**
+ * What moved on the server since the last scheduled run (a delta only when there is an earlier reading
+ * of the same server), and the peak since it started.
+ */
+function recordCounterMetrics(metrics: Metrics, report: MonitorReport): void {
+  const counters = report.counters;
+  if (counters === null) return;
+  if (counters.abortedConnects.delta !== null) {
+    metrics.addMetric('AbortedConnects', MetricUnit.Count, counters.abortedConnects.delta);
+  }
+  if (counters.connectionErrorsMaxConnections.delta !== null) {
+    metrics.addMetric(
+      'ConnectionErrorsMaxConnections',
+      MetricUnit.Count,
+      counters.connectionErrorsMaxConnections.delta,
+    );
+  }
+  metrics.addMetric('MaxUsedConnections', MetricUnit.Count, counters.maxUsedConnections);
 }
 
 function round2(value: number): number {

@@ -1,6 +1,7 @@
 // The operators' text report, in the original monitor's layout (domain §5) with its counts corrected
 // and current advice, and the CLI's exit status. Pure: the clock's time zone is an argument.
 
+import type { CounterDelta } from './counters.js';
 import type { KillOutcome } from './kill-sessions.js';
 import type { UsageLevel } from './policy.js';
 import type { MonitorReport } from './run-monitor.js';
@@ -41,6 +42,8 @@ export function formatReport(report: MonitorReport, timeZone: string): string {
     ...settingsSection(report),
     '',
     ...queueSection(report),
+    '',
+    ...countersSection(report),
     ...adviceSection(report),
   ];
   return `${lines.join('\n')}\n`;
@@ -219,6 +222,25 @@ export function formatDecisions(report: MonitorReport): string {
   return `${lines.join('\n')}\n`;
 }
 
+function countersSection(report: MonitorReport): string[] {
+  const counters = report.counters;
+  if (counters === null) return [`Server Counters: not read (${report.countersNote ?? 'unknown'})`];
+  const moved = (entry: CounterDelta) =>
+    entry.delta === null
+      ? `${entry.value} (no earlier reading: ${entry.basis})`
+      : `${entry.value} (+${entry.delta} ${entry.basis === 'since-restart' ? 'since the server restarted' : 'since the last run'})`;
+  return [
+    'Server Counters (since the monitor’s last scheduled run):',
+    `  Aborted_connects: ${moved(counters.abortedConnects)}`,
+    `  Connection_errors_max_connections: ${moved(counters.connectionErrorsMaxConnections)}`,
+    `  Max_used_connections: ${counters.maxUsedConnections} of max_connections ${report.server.maxConnections} (peak since the server started)`,
+    ...(counters.userConnections === null
+      ? ['  Connections per user: not available (performance_schema.accounts off or closed)']
+      : counters.userConnections.map((entry) => `  Connections accepted (${entry.user}): ${moved(entry)}`)),
+    ...(report.countersNote === null ? [] : [`  Note: ${report.countersNote}`]),
+  ];
+}
+
 function adviceSection(report: MonitorReport): string[] {
   const advice: string[] = [];
   if (
@@ -252,6 +274,11 @@ function adviceSection(report: MonitorReport): string[] {
   if (report.killFailures > 0) {
     advice.push(
       'Grant the monitor user CONNECTION ADMIN (MariaDB) or CONNECTION_ADMIN (MySQL 8); on Amazon RDS grant EXECUTE on mysql.rds_kill.',
+    );
+  }
+  if (report.countersNote?.startsWith('monitor_counters') === true) {
+    advice.push(
+      'Run the migrations and grant the monitor user SELECT, INSERT, UPDATE on the app schema’s monitor_counters to get the counter deltas.',
     );
   }
   if (report.importQueue === null && report.importQueueSkipped !== 'not configured') {

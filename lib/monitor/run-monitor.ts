@@ -5,6 +5,7 @@ import type { MonitorConfig, MonitorNeverKill } from '../config.js';
 import type { Db } from '../db.js';
 import { isDriverError } from '../errors.js';
 import { type ImportQueueStats, importQueueHealth } from '../imports/job-repository.js';
+import type { ServerCounters } from './counters.js';
 import {
   type AuditLog,
   dryRunOutcomes,
@@ -29,6 +30,7 @@ import {
   type UserUsage,
   worstLevel,
 } from './policy.js';
+import { readServerCounters } from './server-counters.js';
 import { MONITOR_SNAPSHOT_FORMAT, type MonitorSnapshot } from './snapshot.js';
 import {
   readAccountLimits,
@@ -50,6 +52,8 @@ export type MonitorPolicyInput = {
 
 export type MonitorInput = MonitorPolicyInput & {
   readonly targetUsers: readonly string[];
+  /** Store this run's counters for the next run's deltas (the scheduled Lambda); false only compares. */
+  readonly recordCounters: boolean;
   /** The app's schema for the import queue numbers; undefined skips them. */
   readonly importSchema: string | undefined;
   readonly now: Date;
@@ -115,6 +119,10 @@ export type MonitorReport = {
   readonly importQueue: ImportQueueReport | null;
   /** Why the import queue numbers are missing (a grant, usually); null when they are there. */
   readonly importQueueSkipped: string | null;
+  /** The server's counters and what moved since the last run; null offline. */
+  readonly counters: ServerCounters | null;
+  /** Why the deltas are missing (monitor_counters unreadable, offline); null when they are there. */
+  readonly countersNote: string | null;
 };
 
 /** The thresholds alone, copied: a report built from the monitor config must never carry its credentials. */
@@ -144,9 +152,16 @@ export function monitorInputFrom(
   config: MonitorConfig,
   targetUsers: readonly string[],
   log: AuditLog,
-  now: Date = new Date(),
+  recordCounters = false,
 ): MonitorInput {
-  return { ...policyInputFrom(config), targetUsers, importSchema: config.importSchema, now, log };
+  return {
+    ...policyInputFrom(config),
+    targetUsers,
+    recordCounters,
+    importSchema: config.importSchema,
+    now: new Date(),
+    log,
+  };
 }
 
 /** One run: read what the server offers, decide, kill (or not), and read the import queue. */
@@ -248,12 +263,22 @@ export async function actOnSnapshot(
     ...leftOutcomes(evaluation.left, input.log),
   ];
   const queue = input.importSchema === undefined ? null : await readQueue(db, input.importSchema, input.log);
+  const counters = await readServerCounters(db, {
+    schema: input.importSchema,
+    targetUsers: snapshot.targetUsers,
+    performanceSchema: snapshot.server.performanceSchema,
+    record: input.recordCounters,
+    now: input.now,
+    log: input.log,
+  });
   return buildReport(snapshot, evaluation, {
     dryRun,
     kills,
     maxKillsPerRun: input.maxKillsPerRun,
     importQueue: queue?.counts ?? null,
     importQueueSkipped: queue === null ? 'not configured' : queue.skipped,
+    counters: counters.counters,
+    countersNote: counters.note,
   });
 }
 
@@ -270,6 +295,8 @@ export function evaluateOffline(
     maxKillsPerRun: input.maxKillsPerRun,
     importQueue: null,
     importQueueSkipped: 'offline evaluation',
+    counters: null,
+    countersNote: 'offline evaluation',
   });
 }
 
@@ -282,6 +309,8 @@ function buildReport(
     maxKillsPerRun: number;
     importQueue: ImportQueueReport | null;
     importQueueSkipped: string | null;
+    counters: ServerCounters | null;
+    countersNote: string | null;
   },
 ): MonitorReport {
   const { server, sessions, targetUsers } = snapshot;
@@ -321,6 +350,8 @@ function buildReport(
     killsLeft: kills.filter((kill) => kill.result === 'left').length,
     importQueue: outcome.importQueue,
     importQueueSkipped: outcome.importQueueSkipped,
+    counters: outcome.counters,
+    countersNote: outcome.countersNote,
   };
 }
 

@@ -86,6 +86,7 @@ async function runAs(user: TestUser, input: Partial<MonitorInput> = {}) {
       maxBusySeconds: undefined,
       neverKill: NO_NEVER_KILL,
       maxKillsPerRun: 50,
+      recordCounters: false,
       importSchema: testDb.name,
       now: new Date(),
       log,

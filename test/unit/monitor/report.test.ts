@@ -54,6 +54,8 @@ const HEALTHY: MonitorReport = {
     failureRatePercent: 12.5,
   },
   importQueueSkipped: null,
+  counters: null,
+  countersNote: null,
 };
 
 function kill(overrides: Partial<KillOutcome>): KillOutcome {
