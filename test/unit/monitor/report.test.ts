@@ -54,9 +54,29 @@ const HEALTHY: MonitorReport = {
     failureRatePercent: 12.5,
   },
   importQueueSkipped: null,
-  counters: null,
+  counters: {
+    serverKey: 'db-1:3306:1',
+    uptimeSeconds: 86_400,
+    abortedConnects: { name: 'Aborted_connects', value: 120, delta: 4, basis: 'since-last-run' },
+    connectionErrorsMaxConnections: {
+      name: 'Connection_errors_max_connections',
+      value: 0,
+      delta: 0,
+      basis: 'since-last-run',
+    },
+    maxUsedConnections: 14,
+    userConnections: null,
+  },
   countersNote: null,
 };
+
+const COUNTER_LINES = [
+  'Server Counters (since the monitor’s last scheduled run):',
+  '  Aborted_connects: 120 (+4 since the last run)',
+  '  Connection_errors_max_connections: 0 (+0 since the last run)',
+  '  Max_used_connections: 14 of max_connections 151 (peak since the server started)',
+  '  Connections per user: not available (performance_schema.accounts off or closed)',
+];
 
 function kill(overrides: Partial<KillOutcome>): KillOutcome {
   return {
@@ -110,6 +130,8 @@ describe('formatReport', () => {
         '  Queued: 2',
         '  Processing: 1 (stuck: 0)',
         '  Failure rate (24 h): 12.5% (1 of 8 finished)',
+        '',
+        ...COUNTER_LINES,
         '',
       ].join('\n'),
     );
@@ -192,6 +214,8 @@ describe('formatReport', () => {
         '  ✗ WARNING: Connection usage is above 80%',
         '',
         'Import Queue: not read (ER_TABLEACCESS_DENIED_ERROR)',
+        '',
+        ...COUNTER_LINES,
         '',
         'Advice:',
         "  - Keep the sum of the functions' reserved concurrency below the connection budget (effective limit app: 10); each invocation holds one connection.",
