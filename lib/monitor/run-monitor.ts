@@ -1,5 +1,7 @@
-// One monitor run on the monitor's own connection: snapshot, usage and level, kills (or a dry run),
-// and the import queue's numbers. Shared by the Lambda handler and the operators' CLI.
+// One monitor run on the monitor's own connection: a snapshot of what the server offers, the policy
+// evaluated on it (pure, so a saved snapshot gives the same decisions offline), kills or statement
+// stops (or a dry run), the import queue's numbers and the server counters between runs. Shared by
+// the Lambda handler and the operators' CLI.
 
 import type { MonitorConfig, MonitorNeverKill } from '../config.js';
 import type { Db } from '../db.js';
