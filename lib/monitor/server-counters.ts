@@ -3,7 +3,7 @@
 // missing table or grant costs the deltas, never the run: see docs/design.md#counters-between-runs.
 
 import type { Db } from '../db.js';
-import { isDriverError } from '../errors.js';
+import { AppError, isConnectionGone, isDriverError } from '../errors.js';
 import {
   type CounterReading,
   counterDelta,
@@ -14,6 +14,7 @@ import {
   readAccountTotals,
   readStatusCounters,
   readStoredCounters,
+  type StatusReading,
   storeCounters,
 } from './counters-repository.js';
 import type { AuditLog } from './kill-sessions.js';
@@ -36,8 +37,17 @@ const UNREADABLE_ERRNOS: ReadonlySet<number> = new Set([1044, 1049, 1142, 1143, 
 export async function readServerCounters(
   db: Db,
   options: CounterOptions,
-): Promise<{ counters: ServerCounters; note: string | null }> {
-  const status = await readStatusCounters(db);
+): Promise<{ counters: ServerCounters | null; note: string | null }> {
+  let status: StatusReading;
+  try {
+    status = await readStatusCounters(db);
+  } catch (error) {
+    // A server that keeps its status elsewhere (or not at all) costs the counters, never the run.
+    if (isConnectionGone(error) || !(isDriverError(error) || error instanceof AppError)) throw error;
+    const reason = isDriverError(error) ? (error.code ?? `errno ${error.errno}`) : error.message;
+    options.log.warn('server counters skipped: SHOW GLOBAL STATUS did not answer as expected', { reason });
+    return { counters: null, note: `server counters not read (${reason.slice(0, 80)})` };
+  }
   const totals = options.performanceSchema
     ? await unlessUnreadable(() => readAccountTotals(db, options.targetUsers))
     : { value: null, code: null };
