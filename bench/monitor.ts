@@ -8,6 +8,7 @@ import { type Connection, createConnection, type RowDataPacket } from 'mysql2/pr
 import { loadConfig } from '../lib/config.js';
 import { type Db, withConnection } from '../lib/db.js';
 import { applyMigrations, readMigrations } from '../lib/migrate.js';
+import { NO_NEVER_KILL } from '../lib/monitor/policy.js';
 import { pickThresholds, runMonitor } from '../lib/monitor/run-monitor.js';
 import { startDisposableMariaDb } from '../test/helpers/disposable-mariadb.js';
 
@@ -107,6 +108,11 @@ try {
         targetUsers: [testDb.user],
         thresholds: pickThresholds(monitor),
         killIdle,
+        maxBusySeconds: undefined,
+        neverKill: NO_NEVER_KILL,
+        // Every idle session in one run, as before the per-run cap: the bench measures the kill loop.
+        maxKillsPerRun: SESSIONS,
+        recordCounters: false,
         importSchema: testDb.name,
         now: new Date(),
         log: quiet,

@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { createAuthenticator } from '../lib/auth.js';
 import { type Config, loadConfig } from '../lib/config.js';
+import { ConnectionTally, createFunctionMetrics, publishConnectionTally } from '../lib/connection-metrics.js';
 import { type RunWithDb, withConnection } from '../lib/db.js';
 import { healthResponse } from '../lib/health/report.js';
 import { createRouter, errorResponse, type HttpResponse, parseRequest, withCors } from '../lib/http.js';
@@ -34,15 +35,21 @@ export function createApiHandler(
       s3Credentials: options.s3Credentials,
     }),
   ]);
+  // Metrics buffer numbers in memory and write them to stdout: no socket, so one per handler is fine.
+  const metrics = createFunctionMetrics(config.stage, 'api');
   return async (event: APIGatewayProxyEventV2, context: Context): Promise<HttpResponse> => {
     const request = parseRequest(event);
+    const tally = new ConnectionTally();
     // Every route calls this at most once: one connection per request, opened after authentication.
-    const runWithDb: RunWithDb = (work) => withConnection(config.db, work, { invocation: context });
+    const runWithDb: RunWithDb = (work) =>
+      withConnection(config.db, work, { invocation: context, connectionEvents: tally });
     let response: HttpResponse;
     try {
       response = await route(request, { runWithDb });
     } catch (error) {
       response = errorResponse(error, request.requestId);
+    } finally {
+      publishConnectionTally(metrics, tally);
     }
     response = withCors(response, request.headers.origin, config.api.corsAllowedOrigins);
     logger.info('request', {

@@ -1,6 +1,7 @@
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { type Config, loadConfig, type MonitorConfig } from '../lib/config.js';
+import { ConnectionTally, createFunctionMetrics, publishConnectionTally } from '../lib/connection-metrics.js';
 import { withConnection } from '../lib/db.js';
 import { ConfigError } from '../lib/errors.js';
 import { logger } from '../lib/logger.js';
@@ -18,15 +19,17 @@ export type MonitorHandlerOptions = {
 export function createMonitorHandler(config: Config, options: MonitorHandlerOptions = {}) {
   // Metrics buffer numbers in memory and write them to stdout: no socket, so one per handler is fine.
   const metrics = options.metrics ?? createMonitorMetrics(config.stage);
+  const connectionMetrics = createFunctionMetrics(config.stage, 'monitor');
   return async (_event: unknown, context: Context): Promise<MonitorReport> => {
     const monitor = requireMonitorConfig(config.monitor);
+    const tally = new ConnectionTally();
     try {
       const secrets = options.secrets ?? sharedSecretCache(monitor.db.secretCacheTtlMs);
       const targetUsers = await resolveTargetUsers(monitor.targetUsers, secrets);
       const report = await withConnection(
         monitor.db,
-        (db) => runMonitor(db, monitorInputFrom(monitor, targetUsers, logger)),
-        { invocation: context, secrets },
+        (db) => runMonitor(db, monitorInputFrom(monitor, targetUsers, logger, true)),
+        { invocation: context, secrets, connectionEvents: tally },
       );
       recordMonitorMetrics(metrics, report, config.stage);
       const budget = compareWithBudget(report.users, monitor.budget);
@@ -47,6 +50,10 @@ export function createMonitorHandler(config: Config, options: MonitorHandlerOpti
         killCandidates: report.kills.length,
         killedSessions: report.killedSessions,
         killFailures: report.killFailures,
+        stoppedStatements: report.stoppedStatements,
+        killsLeft: report.killsLeft,
+        counters: report.counters,
+        countersNote: report.countersNote,
         importQueue: report.importQueue,
         importQueueSkipped: report.importQueueSkipped,
         budget,
@@ -55,6 +62,7 @@ export function createMonitorHandler(config: Config, options: MonitorHandlerOpti
     } finally {
       // A failed run has nothing to publish: its absence is what the "not reporting" alarm sees.
       if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+      publishConnectionTally(connectionMetrics, tally);
     }
   };
 }

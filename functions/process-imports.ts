@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { type Config, loadConfig } from '../lib/config.js';
+import { ConnectionTally, createFunctionMetrics, publishConnectionTally } from '../lib/connection-metrics.js';
 import { withConnection } from '../lib/db.js';
 import { type JobOutcome, processImports } from '../lib/imports/processor.js';
 import { purgeFinishedJobs } from '../lib/imports/processor-repository.js';
@@ -17,8 +18,24 @@ export type ProcessImportsResult =
 const PURGE_BATCH = 500;
 
 export function createProcessImportsHandler(config: Config) {
+  // Metrics buffer numbers in memory and write them to stdout: no socket, so one per handler is fine.
+  const metrics = createFunctionMetrics(config.stage, 'processImports');
   return async (event: ProcessImportsEvent, context: Context): Promise<ProcessImportsResult> => {
+    const tally = new ConnectionTally();
+    try {
+      return await run(event, context, tally);
+    } finally {
+      publishConnectionTally(metrics, tally);
+    }
+  };
+
+  async function run(
+    event: ProcessImportsEvent,
+    context: Context,
+    tally: ConnectionTally,
+  ): Promise<ProcessImportsResult> {
     const remainingMs = () => context.getRemainingTimeInMillis();
+    const options = { invocation: context, connectionEvents: tally };
     if (event?.task === 'purge') {
       const deletedJobs = await withConnection(
         config.db,
@@ -34,7 +51,7 @@ export function createProcessImportsHandler(config: Config) {
           }
           return total;
         },
-        { invocation: context },
+        options,
       );
       logger.info('import purge', { deletedJobs, retentionDays: config.imports.retentionDays });
       return { task: 'purge', deletedJobs };
@@ -50,11 +67,11 @@ export function createProcessImportsHandler(config: Config) {
           stopMarginMs: config.imports.stopMarginMs,
           writeMode: config.imports.writeMode,
         }),
-      { invocation: context },
+      options,
     );
     logger.info('import run', { leaseOwner, jobCount: jobs.length, jobs });
     return { task: 'import', jobs };
-  };
+  }
 }
 
 export const handler = createProcessImportsHandler(loadConfig(process.env));

@@ -196,6 +196,12 @@ export type MonitorConfig = {
   readonly usageWarningPercent: number;
   /** false: a dry run that only reports what it would kill. */
   readonly killIdle: boolean;
+  /** MAX_BUSY_SECONDS: a target user's statement running longer is stopped (KILL QUERY); undefined: off. */
+  readonly maxBusySeconds: number | undefined;
+  /** MONITOR_NEVER_KILL: sessions reported but never killed. */
+  readonly neverKill: MonitorNeverKill;
+  /** Kills (and statement stops) per run, longest idle first; the rest are reported as left. */
+  readonly maxKillsPerRun: number;
   /** The app's schema (DB_NAME), whose import_jobs the queue metrics read; validated as an identifier. */
   readonly importSchema: string;
   /** What the stage assumes about the app user (see npm run budget); undefined when not given. */
@@ -209,6 +215,12 @@ export type MonitorBudget = {
   /** Reserved concurrency of the app-user functions, summed: the most connections they can hold. */
   readonly appUserConnections: number;
   readonly headroom: number;
+};
+
+/** `program:NAME` entries (the program_name connect attribute) and `host:PATTERN` entries (`*`, `%`). */
+export type MonitorNeverKill = {
+  readonly programNames: readonly string[];
+  readonly hostPatterns: readonly string[];
 };
 
 /** Whose sessions the monitor measures and may kill: a list, or the app secret's username at run time. */
@@ -255,8 +267,33 @@ function loadMonitorConfig(env: Env, appDb: DbConfig): MonitorConfig | undefined
     usageCautionPercent,
     usageWarningPercent,
     killIdle: readBoolean(env, 'KILL_IDLE', false),
+    // 0 (the default) turns the runaway-statement rule off.
+    maxBusySeconds: readInt(env, 'MAX_BUSY_SECONDS', 0, 0, 31_536_000) || undefined,
+    neverKill: readNeverKill(env),
+    maxKillsPerRun: readInt(env, 'MAX_KILLS_PER_RUN', 50, 1, 100_000),
     importSchema: appDb.database,
     budget: loadMonitorBudget(env),
+  });
+}
+
+function readNeverKill(env: Env): MonitorNeverKill {
+  const programNames: string[] = [];
+  const hostPatterns: string[] = [];
+  for (const entry of readList(env, 'MONITOR_NEVER_KILL')) {
+    const [kind, ...rest] = entry.split(':');
+    const value = rest.join(':').trim();
+    if ((kind === 'program' || kind === 'host') && value !== '') {
+      (kind === 'program' ? programNames : hostPatterns).push(value);
+    } else {
+      throw new ConfigError(
+        'MONITOR_NEVER_KILL',
+        `"${entry.slice(0, 40)}" is not program:NAME or host:PATTERN (e.g. program:eclectyc-prod-processImports,host:10.0.9.*)`,
+      );
+    }
+  }
+  return Object.freeze({
+    programNames: Object.freeze(programNames),
+    hostPatterns: Object.freeze(hostPatterns),
   });
 }
 

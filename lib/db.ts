@@ -34,6 +34,16 @@ export type WithConnectionOptions = {
   readonly invocation?: InvocationClock | undefined;
   readonly secrets?: SecretCache | undefined;
   readonly random?: (() => number) | undefined;
+  /** Told of each connect refused for a connection limit and of giving up (the function's metrics). */
+  readonly connectionEvents?: ConnectionEvents | undefined;
+};
+
+/** What withConnection reports of connection limits; lib/connection-metrics.ts counts and publishes it. */
+export type ConnectionEvents = {
+  /** A connect attempt was refused with 1040, 1203 or 1226. */
+  refused(errno: number): void;
+  /** Retrying ran out of time: withConnection throws ConnectionLimitError. */
+  gaveUp(): void;
 };
 
 /** InnoDB chose this statement as a deadlock victim (1213): re-running it is what the server advises. */
@@ -159,6 +169,7 @@ async function openSession(
         continue;
       }
       if (errno !== undefined && CONNECTION_LIMIT_ERRNOS.has(errno)) {
+        options.connectionEvents?.refused(errno);
         const delayMs = fullJitterDelayMs(
           attempt,
           config.connectRetryBaseMs,
@@ -166,6 +177,7 @@ async function openSession(
           random,
         );
         if (Date.now() + delayMs >= retryUntilMs) {
+          options.connectionEvents?.gaveUp();
           throw new ConnectionLimitError(
             errno,
             attempt,

@@ -128,6 +128,10 @@ export async function prepareLocalStack(
     ]);
     await db.query(`GRANT SELECT ON mysql.user TO ?@'%'`, [monitorUser]);
     await db.query(`GRANT SELECT ON \`${database}\`.import_jobs TO ?@'%'`, [monitorUser]);
+    // Where the monitor keeps the previous run's server counters (migrations/002).
+    await db.query(`GRANT SELECT, INSERT, UPDATE ON \`${database}\`.monitor_counters TO ?@'%'`, [
+      monitorUser,
+    ]);
   });
 }
 

@@ -151,6 +151,8 @@ export class BatchWriter {
             readings,
             this.meterIds,
             this.job.batchId,
+            // The invocation's end, which the monitor reads from the statement (docs/design.md#runaway-statements).
+            Date.now() + this.options.remainingMs(),
           );
           state = {
             ...rows,

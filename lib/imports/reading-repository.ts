@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { Db } from '../db.js';
+import { bulkLoadTag } from '../statement-tag.js';
 import type { ReadingRow, SiteRow } from './rows.js';
 import { meterTypeOf, type ReadingType } from './values.js';
 
@@ -111,12 +112,14 @@ export async function upsertReadings(
   readings: readonly ReadingRow[],
   meterIds: ReadonlyMap<string, number>,
   batchId: string,
+  deadlineEpochMs: number,
 ): Promise<void> {
   if (readings.length === 0) return;
   const values = readings.map((reading) => readingColumnValues(reading, meterIds, batchId));
   // VALUES() is deprecated in MySQL 8.0.20+ but is the one upsert form both MySQL and MariaDB accept.
+  // The tag tells the monitor this bulk write belongs to an invocation with time left (statement-tag.ts).
   await db.query(
-    `INSERT INTO meter_readings (${READING_COLUMNS})
+    `${bulkLoadTag(deadlineEpochMs)} INSERT INTO meter_readings (${READING_COLUMNS})
      VALUES ?
      ON DUPLICATE KEY UPDATE
        period_number = VALUES(period_number),
@@ -144,6 +147,7 @@ export async function loadReadings(
   readings: readonly ReadingRow[],
   meterIds: ReadonlyMap<string, number>,
   batchId: string,
+  deadlineEpochMs: number,
 ): Promise<void> {
   if (readings.length === 0) return;
   let text = '';
@@ -161,7 +165,7 @@ export async function loadReadings(
     throw new Error('A reading field holds a character LOAD DATA would misread');
   const data = Buffer.from(text, 'utf8');
   const [result] = await db.query<ResultSetHeader>({
-    sql: `LOAD DATA LOCAL INFILE 'readings.tsv' REPLACE INTO TABLE meter_readings CHARACTER SET utf8mb4
+    sql: `${bulkLoadTag(deadlineEpochMs)} LOAD DATA LOCAL INFILE 'readings.tsv' REPLACE INTO TABLE meter_readings CHARACTER SET utf8mb4
             FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'
             (${READING_COLUMNS})`,
     infileStreamFactory: () => Readable.from([data]),

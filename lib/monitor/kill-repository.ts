@@ -1,4 +1,5 @@
-// SQL that ends other sessions: KILL CONNECTION, and Amazon RDS's mysql.rds_kill where KILL is denied.
+// SQL that ends other sessions (KILL CONNECTION) or stops their statement (KILL QUERY), and Amazon
+// RDS's mysql.rds_kill / mysql.rds_kill_query where KILL is denied.
 // Every id is checked to be a positive safe integer before it reaches the server.
 
 import type { RowDataPacket } from 'mysql2/promise';
@@ -21,7 +22,12 @@ export async function killConnection(db: Db, id: number): Promise<void> {
   await db.query('KILL CONNECTION ?', [validSessionId(id)]);
 }
 
-/** True where Amazon RDS's procedure exists (RDS for MySQL/MariaDB, whose master user cannot KILL). */
+/** Stops the session's running statement; the session itself stays connected. */
+export async function killQuery(db: Db, id: number): Promise<void> {
+  await db.query('KILL QUERY ?', [validSessionId(id)]);
+}
+
+/** True where Amazon RDS's procedures exist (RDS for MySQL/MariaDB, whose master user cannot KILL). */
 export async function rdsKillExists(db: Db): Promise<boolean> {
   const [rows] = await db.query<RowDataPacket[]>(
     `SELECT COUNT(*) AS n FROM information_schema.ROUTINES
@@ -32,4 +38,8 @@ export async function rdsKillExists(db: Db): Promise<boolean> {
 
 export async function rdsKill(db: Db, id: number): Promise<void> {
   await db.query('CALL mysql.rds_kill(?)', [validSessionId(id)]);
+}
+
+export async function rdsKillQuery(db: Db, id: number): Promise<void> {
+  await db.query('CALL mysql.rds_kill_query(?)', [validSessionId(id)]);
 }

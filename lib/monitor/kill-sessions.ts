@@ -1,5 +1,6 @@
-// Carries out the kill policy: re-reads the candidates right before killing (a session that woke up
-// is spared), kills the rest one by one, and writes one audit line per kill, failure or dry-run entry.
+// Carries out the kill policy: re-reads the candidates right before killing (a session that woke up,
+// or whose runaway statement ended, is spared), kills the rest one by one (KILL CONNECTION, or KILL
+// QUERY for a runaway statement), and writes one audit line per kill, failure, dry-run or left entry.
 
 import type { Db } from '../db.js';
 import { driverErrno, isDriverError } from '../errors.js';
@@ -7,11 +8,21 @@ import {
   ER_KILL_DENIED_ERROR,
   ER_NO_SUCH_THREAD,
   killConnection,
+  killQuery,
   rdsKill,
   rdsKillExists,
+  rdsKillQuery,
 } from './kill-repository.js';
-import { decideKill, type KillCandidate, type KillPolicy, type KillReason } from './policy.js';
-import { readSessionsById } from './snapshot-repository.js';
+import {
+  decideKill,
+  type KillAction,
+  type KillCandidate,
+  type KillPolicy,
+  type KillReason,
+  killAction,
+  type SessionRow,
+} from './policy.js';
+import { readSessionsById, type SessionReadPlan } from './snapshot-repository.js';
 
 /** Where audit lines go: the Lambda's logger, or stderr for the CLI. */
 export type AuditLog = {
@@ -19,43 +30,69 @@ export type AuditLog = {
   warn(message: string, fields: Record<string, unknown>): void;
 };
 
-export type KillResult = 'killed' | 'gone' | 'failed' | 'would-kill' | 'spared';
+export type KillResult = 'killed' | 'gone' | 'failed' | 'would-kill' | 'spared' | 'left';
 
 export type KillOutcome = {
   readonly id: number;
   readonly user: string;
   readonly host: string;
   readonly db: string | null;
+  readonly programName: string | null;
+  /** Seconds in the current command: idle time, or for a runaway statement how long it has run. */
   readonly idleSeconds: number;
   readonly inTransaction: boolean;
   readonly reason: KillReason;
+  readonly action: KillAction;
   readonly thresholdSeconds: number;
-  /** killed; gone (ended by itself first: 1094 or absent on re-check); failed; would-kill (dry run); spared (busy again). */
+  /**
+   * killed; gone (ended by itself first: 1094 or absent on re-check); failed; would-kill (dry run);
+   * spared (busy again, or its statement ended); left (over MAX_KILLS_PER_RUN: the next run's).
+   */
   readonly result: KillResult;
   readonly method: 'kill' | 'rds_kill' | null;
   readonly errno: number | null;
   readonly errorCode: string | null;
 };
 
+export type KillOptions = {
+  readonly dryRun: boolean;
+  readonly policy: KillPolicy;
+  readonly log: AuditLog;
+  /** How the run read the processlist; the re-check reads the same way. */
+  readonly plan: SessionReadPlan;
+};
+
+/** Candidates over the per-run cap: reported (and audited) as left, never touched. */
+export function leftOutcomes(left: readonly KillCandidate[], log: AuditLog): KillOutcome[] {
+  return left.map((candidate) => {
+    const outcome = toOutcome(candidate, 'left', null);
+    log.info('left for the next run: MAX_KILLS_PER_RUN reached', auditFields(outcome));
+    return outcome;
+  });
+}
+
+/** What a run would do, touching nothing: each candidate as would-kill, audited. */
+export function dryRunOutcomes(candidates: readonly KillCandidate[], log: AuditLog): KillOutcome[] {
+  return candidates.map((candidate) => {
+    const outcome = toOutcome(candidate, 'would-kill', null);
+    log.info(`would ${describeAction(outcome.action)} (dry run)`, auditFields(outcome));
+    return outcome;
+  });
+}
+
 export async function killSessions(
   db: Db,
   candidates: readonly KillCandidate[],
-  options: { readonly dryRun: boolean; readonly policy: KillPolicy; readonly log: AuditLog },
+  options: KillOptions,
 ): Promise<KillOutcome[]> {
-  if (options.dryRun) {
-    return candidates.map((candidate) => {
-      const outcome = toOutcome(candidate, 'would-kill', null);
-      options.log.info('would kill idle session (dry run)', auditFields(outcome));
-      return outcome;
-    });
-  }
+  if (options.dryRun) return dryRunOutcomes(candidates, options.log);
   // The snapshot may be a few milliseconds old: spare any candidate that ran a statement since.
   const fresh = new Map(
     (
       await readSessionsById(
         db,
         candidates.map((candidate) => candidate.session.id),
-        options.policy.transactionsVisible,
+        options.plan,
       )
     ).map((row) => [row.id, row]),
   );
@@ -71,7 +108,8 @@ export async function killSessions(
       !decision.kill ||
       row.user !== candidate.session.user ||
       // Belt and braces: whatever the policy says, only a target user's session is ever killed.
-      !options.policy.targetUsers.includes(row.user)
+      !options.policy.targetUsers.includes(row.user) ||
+      !sameStatement(candidate, row, decision.reason)
     ) {
       outcome = toOutcome(candidate, 'spared', null);
     } else {
@@ -82,6 +120,19 @@ export async function killSessions(
     outcomes.push(outcome);
   }
   return outcomes;
+}
+
+/**
+ * A runaway statement is stopped only if the one seen is still running: a new statement restarts the
+ * processlist's TIME, so a smaller TIME (or another reason now) means the one seen has ended.
+ */
+function sameStatement(candidate: KillCandidate, row: SessionRow, reason: KillReason): boolean {
+  if (killAction(candidate.reason) !== 'kill-query') return true;
+  return reason === candidate.reason && row.timeSeconds >= candidate.session.timeSeconds;
+}
+
+function describeAction(action: KillAction): string {
+  return action === 'kill-query' ? 'stop runaway statement' : 'kill idle session';
 }
 
 /** Whether mysql.rds_kill exists, looked up once per run and only after a KILL was denied. */
@@ -96,8 +147,9 @@ export async function killCandidate(
   candidate: KillCandidate,
   rds: RdsKillCache,
 ): Promise<KillOutcome> {
+  const query = killAction(candidate.reason) === 'kill-query';
   try {
-    await killConnection(db, candidate.session.id);
+    await (query ? killQuery : killConnection)(db, candidate.session.id);
     return toOutcome(candidate, 'killed', 'kill');
   } catch (error) {
     const errno = driverErrno(error);
@@ -115,7 +167,7 @@ export async function killCandidate(
 
 async function killWithRds(db: Db, candidate: KillCandidate): Promise<KillOutcome> {
   try {
-    await rdsKill(db, candidate.session.id);
+    await (killAction(candidate.reason) === 'kill-query' ? rdsKillQuery : rdsKill)(db, candidate.session.id);
     return toOutcome(candidate, 'killed', 'rds_kill');
   } catch (error) {
     if (driverErrno(error) === ER_NO_SUCH_THREAD) return toOutcome(candidate, 'gone', 'rds_kill', error);
@@ -127,9 +179,12 @@ async function killWithRds(db: Db, candidate: KillCandidate): Promise<KillOutcom
 
 function audit(log: AuditLog, outcome: KillOutcome): void {
   const fields = auditFields(outcome);
-  if (outcome.result === 'killed') log.info('killed idle session', fields);
-  else if (outcome.result === 'failed') log.warn('could not kill idle session', fields);
-  else if (outcome.result === 'gone') log.info('idle session already gone', fields);
+  const query = outcome.action === 'kill-query';
+  if (outcome.result === 'killed')
+    log.info(query ? 'stopped runaway statement' : 'killed idle session', fields);
+  else if (outcome.result === 'failed') log.warn(`could not ${describeAction(outcome.action)}`, fields);
+  else if (outcome.result === 'gone') log.info('session already gone', fields);
+  else if (query) log.info('spared session: its runaway statement ended since the snapshot', fields);
   else log.info('spared idle session: it ran a statement since the snapshot', fields);
 }
 
@@ -138,9 +193,11 @@ function auditFields(outcome: KillOutcome): Record<string, unknown> {
     sessionId: outcome.id,
     user: outcome.user,
     host: outcome.host,
+    programName: outcome.programName,
     idleSeconds: outcome.idleSeconds,
     inTransaction: outcome.inTransaction,
     reason: outcome.reason,
+    action: outcome.action,
     thresholdSeconds: outcome.thresholdSeconds,
     result: outcome.result,
     method: outcome.method,
@@ -160,9 +217,11 @@ function toOutcome(
     user: session.user,
     host: session.host,
     db: session.db,
+    programName: session.programName,
     idleSeconds: session.timeSeconds,
     inTransaction: session.transactionSeconds !== null,
     reason: candidate.reason,
+    action: killAction(candidate.reason),
     thresholdSeconds: candidate.thresholdSeconds,
     result,
     method,

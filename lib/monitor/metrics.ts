@@ -2,6 +2,7 @@
 // (stdout → CloudWatch Logs → metrics; no SDK call). serverless.yml's alarms and dashboard read these names.
 
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { METRICS_NAMESPACE, METRICS_SERVICE } from '../connection-metrics.js';
 import { logger } from '../logger.js';
 import type { MonitorReport } from './run-monitor.js';
 
@@ -13,10 +14,6 @@ const SESSION_COUNTS = [
   ['IdleSessions', 'idle'],
   ['IdleInTransactionSessions', 'idleInTransaction'],
 ] as const satisfies ReadonlyArray<readonly [string, keyof MonitorReport['users'][number]]>;
-
-export const METRICS_NAMESPACE = 'Eclectyc';
-/** The `service` dimension; fixed so the alarms' dimensions never depend on an environment variable. */
-export const METRICS_SERVICE = 'eclectyc';
 
 /** Metrics with the `service` and `stage` dimensions the alarms select on, plus any extra ones. */
 export function createMonitorMetrics(stage: string, dimensions: Record<string, string> = {}): Metrics {
@@ -57,6 +54,9 @@ export function recordMonitorMetrics(metrics: Metrics, report: MonitorReport, st
     );
   }
   metrics.addMetric('KillCandidates', MetricUnit.Count, report.kills.length);
+  metrics.addMetric('StoppedStatements', MetricUnit.Count, report.stoppedStatements);
+  metrics.addMetric('KillsLeft', MetricUnit.Count, report.killsLeft);
+  recordCounterMetrics(metrics, report);
   metrics.addMetric('KilledSessions', MetricUnit.Count, report.killedSessions);
   metrics.addMetric('KillFailures', MetricUnit.Count, report.killFailures);
   if (report.importQueue !== null) {
@@ -69,8 +69,34 @@ export function recordMonitorMetrics(metrics: Metrics, report: MonitorReport, st
     perUser.addMetric('UsagePercent', MetricUnit.Percent, round2(usage.usagePercent));
     perUser.addMetric('EffectiveLimit', MetricUnit.Count, usage.effectiveLimit);
     perUser.addMetric('TargetSessions', MetricUnit.Count, usage.total);
+    const accepted = report.counters?.userConnections?.find((entry) => entry.user === usage.user);
+    if (accepted?.delta !== null && accepted?.delta !== undefined) {
+      // Logins accepted since the last run (performance_schema.accounts): with one connection per
+      // invocation, roughly the invocations that reached the database.
+      perUser.addMetric('ConnectionsAccepted', MetricUnit.Count, accepted.delta);
+    }
     perUser.publishStoredMetrics();
   }
+}
+
+/**
+ * What moved on the server since the last scheduled run (a delta only when there is an earlier reading
+ * of the same server), and the peak since it started.
+ */
+function recordCounterMetrics(metrics: Metrics, report: MonitorReport): void {
+  const counters = report.counters;
+  if (counters === null) return;
+  if (counters.abortedConnects.delta !== null) {
+    metrics.addMetric('AbortedConnects', MetricUnit.Count, counters.abortedConnects.delta);
+  }
+  if (counters.connectionErrorsMaxConnections.delta !== null) {
+    metrics.addMetric(
+      'ConnectionErrorsMaxConnections',
+      MetricUnit.Count,
+      counters.connectionErrorsMaxConnections.delta,
+    );
+  }
+  metrics.addMetric('MaxUsedConnections', MetricUnit.Count, counters.maxUsedConnections);
 }
 
 function round2(value: number): number {

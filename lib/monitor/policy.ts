@@ -1,5 +1,8 @@
 // The monitor's rules, pure: effective connection limits, per-user usage and level, and which sessions
-// may be killed. No SQL and no I/O here; the snapshot repository supplies the rows.
+// may be killed (or have their statement stopped), in what order and how many. No SQL and no I/O here;
+// the snapshot repository supplies the rows.
+
+import { bulkLoadDeadlineMs } from '../statement-tag.js';
 
 export type UsageLevel = 'healthy' | 'caution' | 'warning';
 
@@ -17,6 +20,8 @@ export type SessionRow = {
   readonly info: string | null;
   /** Age of the session's open InnoDB transaction; null when it has none. */
   readonly transactionSeconds: number | null;
+  /** The program_name connect attribute (performance_schema.session_connect_attrs); null when unknown. */
+  readonly programName: string | null;
 };
 
 /** The server's limits; 0 means "no limit" for max_user_connections. */
@@ -167,13 +172,24 @@ export const SYSTEM_COMMANDS: ReadonlySet<string> = new Set([
   'Table Dump',
 ]);
 
-export type KillReason = 'idle' | 'idle-emergency' | 'idle-in-transaction';
+export type KillReason = 'idle' | 'idle-emergency' | 'idle-in-transaction' | 'runaway-statement';
+
+/** KILL CONNECTION ends the session; KILL QUERY stops its statement and keeps the session. */
+export type KillAction = 'kill-connection' | 'kill-query';
+
+export function killAction(reason: KillReason): KillAction {
+  return reason === 'runaway-statement' ? 'kill-query' : 'kill-connection';
+}
 
 export type SkipReason =
   | 'own-session'
   | 'system-thread'
   | 'not-target-user'
+  | 'never-kill'
+  | 'never-kill-unverifiable'
   | 'not-sleeping'
+  | 'busy-under-threshold'
+  | 'bulk-load-in-time'
   | 'running-statement'
   | 'idle-under-threshold'
   | 'in-transaction-under-threshold';
@@ -190,7 +206,29 @@ export type KillPolicy = {
   readonly ownSessionId: number | null;
   /** False when INNODB_TRX is closed to the monitor: every idle session may then hold a transaction. */
   readonly transactionsVisible: boolean;
+  /** Sessions reported but never killed (MONITOR_NEVER_KILL). */
+  readonly neverKill: NeverKill;
+  /** False when connect attributes cannot be read: no session can be shown not to be a never-kill program. */
+  readonly programNamesVisible: boolean;
+  /** A target user's statement running longer than this is stopped (KILL QUERY); null: never. */
+  readonly maxBusySeconds: number | null;
+  /** The clock the bulk-load deadlines are compared with (epoch ms). */
+  readonly nowMs: number;
 };
+
+/** MONITOR_NEVER_KILL: program_name values, and host patterns (`*` or `%` for any characters). */
+export type NeverKill = {
+  readonly programNames: readonly string[];
+  readonly hostPatterns: readonly string[];
+};
+
+export const NO_NEVER_KILL: NeverKill = Object.freeze({ programNames: [], hostPatterns: [] });
+
+/** Commands during which a session runs a statement that KILL QUERY can stop. */
+const STATEMENT_COMMANDS: ReadonlySet<string> = new Set(['Query', 'Execute']);
+
+/** Lambda's longest timeout: no invocation, so no honest bulk-load deadline, lasts longer than this. */
+const LONGEST_INVOCATION_MS = 900_000;
 
 /** Whether one session may be killed, and why (or why not). Every "never" rule comes first. */
 export function decideKill(session: SessionRow, policy: KillPolicy): KillDecision {
@@ -199,7 +237,9 @@ export function decideKill(session: SessionRow, policy: KillPolicy): KillDecisio
     return { kill: false, skip: 'system-thread' };
   }
   if (!policy.targetUsers.includes(session.user)) return { kill: false, skip: 'not-target-user' };
-  if (session.command !== 'Sleep') return { kill: false, skip: 'not-sleeping' };
+  const protectedBy = neverKillRule(session, policy);
+  if (protectedBy !== null) return { kill: false, skip: protectedBy };
+  if (session.command !== 'Sleep') return decideBusy(session, policy);
   if (session.info !== null) return { kill: false, skip: 'running-statement' };
   // Unseen transactions are assumed open: the longer threshold is the safe one.
   if (session.transactionSeconds !== null || !policy.transactionsVisible) {
@@ -214,13 +254,55 @@ export function decideKill(session: SessionRow, policy: KillPolicy): KillDecisio
   return { kill: true, reason: emergency ? 'idle-emergency' : 'idle', thresholdSeconds };
 }
 
+/** Whether MONITOR_NEVER_KILL protects the session; the unverifiable case protects it too. */
+function neverKillRule(session: SessionRow, policy: KillPolicy): SkipReason | null {
+  const { programNames, hostPatterns } = policy.neverKill;
+  const host = hostWithoutPort(session.host);
+  if (hostPatterns.some((pattern) => hostPatternMatches(pattern, host))) return 'never-kill';
+  if (programNames.length === 0) return null;
+  if (!policy.programNamesVisible) return 'never-kill-unverifiable';
+  return session.programName !== null && programNames.includes(session.programName) ? 'never-kill' : null;
+}
+
+/** A busy session: stopped only past MAX_BUSY_SECONDS, and never a bulk load whose invocation has time. */
+function decideBusy(session: SessionRow, policy: KillPolicy): KillDecision {
+  const thresholdSeconds = policy.maxBusySeconds;
+  if (thresholdSeconds === null || !STATEMENT_COMMANDS.has(session.command)) {
+    return { kill: false, skip: 'not-sleeping' };
+  }
+  if (session.timeSeconds <= thresholdSeconds) return { kill: false, skip: 'busy-under-threshold' };
+  const deadlineMs = bulkLoadDeadlineMs(session.info);
+  // A deadline further out than any invocation could run is not believed.
+  const startedAtMs = policy.nowMs - session.timeSeconds * 1000;
+  if (deadlineMs !== null && deadlineMs > policy.nowMs && deadlineMs <= startedAtMs + LONGEST_INVOCATION_MS) {
+    return { kill: false, skip: 'bulk-load-in-time' };
+  }
+  return { kill: true, reason: 'runaway-statement', thresholdSeconds };
+}
+
+/** The processlist's HOST is "host:port" for TCP sessions; patterns name the host alone. */
+export function hostWithoutPort(host: string): string {
+  return host.replace(/:\d+$/, '');
+}
+
+export function hostPatternMatches(pattern: string, host: string): boolean {
+  const source = pattern
+    .split(/[*%]/)
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
+  return new RegExp(`^${source}$`, 'i').test(host);
+}
+
 export type KillCandidate = {
   readonly session: SessionRow;
   readonly reason: KillReason;
   readonly thresholdSeconds: number;
 };
 
-/** The sessions the policy allows killing, longest idle first. */
+/**
+ * The sessions the policy allows killing: idle ones first, longest idle first (each frees a slot),
+ * then runaway statements, longest running first (KILL QUERY frees none).
+ */
 export function selectKillCandidates(sessions: readonly SessionRow[], policy: KillPolicy): KillCandidate[] {
   const candidates: KillCandidate[] = [];
   for (const session of sessions) {
@@ -229,5 +311,14 @@ export function selectKillCandidates(sessions: readonly SessionRow[], policy: Ki
       candidates.push({ session, reason: decision.reason, thresholdSeconds: decision.thresholdSeconds });
     }
   }
-  return candidates.sort((a, b) => b.session.timeSeconds - a.session.timeSeconds);
+  const rank = (candidate: KillCandidate) => (killAction(candidate.reason) === 'kill-connection' ? 0 : 1);
+  return candidates.sort((a, b) => rank(a) - rank(b) || b.session.timeSeconds - a.session.timeSeconds);
+}
+
+/** At most `maxKills` of the ordered candidates are acted on; the rest are reported as left. */
+export function capKills(
+  candidates: readonly KillCandidate[],
+  maxKills: number,
+): { readonly selected: KillCandidate[]; readonly left: KillCandidate[] } {
+  return { selected: candidates.slice(0, maxKills), left: candidates.slice(maxKills) };
 }

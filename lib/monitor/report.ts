@@ -1,6 +1,7 @@
 // The operators' text report, in the layout operators already grep (banner, connection breakdown,
 // idle list, settings) without counting its own session, and the CLI's exit status. Pure: the clock's time zone is an argument.
 
+import type { CounterDelta } from './counters.js';
 import type { KillOutcome } from './kill-sessions.js';
 import type { UsageLevel } from './policy.js';
 import type { MonitorReport } from './run-monitor.js';
@@ -41,6 +42,8 @@ export function formatReport(report: MonitorReport, timeZone: string): string {
     ...settingsSection(report),
     '',
     ...queueSection(report),
+    '',
+    ...countersSection(report),
     ...adviceSection(report),
   ];
   return `${lines.join('\n')}\n`;
@@ -102,29 +105,45 @@ function idleSection(report: MonitorReport): string[] {
     ),
   ];
   if (killLines.length > 0) lines.push('', ...killLines);
-  const count = report.kills.length;
+  const would = (action: KillOutcome['action']) =>
+    report.kills.filter((kill) => kill.result === 'would-kill' && kill.action === action).length;
+  const wouldStop = would('kill-query');
+  const killed = report.killedSessions - report.stoppedStatements;
   lines.push(
     '',
     report.dryRun
-      ? `Dry run: would kill ${count} idle connection(s); run with --kill-idle to kill them`
-      : `Killed ${report.killedSessions} idle connection(s)`,
+      ? `Dry run: would kill ${would('kill-connection')} idle connection(s)${
+          wouldStop > 0 ? ` and stop ${wouldStop} runaway statement(s)` : ''
+        }; run with --kill-idle to kill them`
+      : `Killed ${killed} idle connection(s)${
+          report.stoppedStatements > 0 ? `, stopped ${report.stoppedStatements} runaway statement(s)` : ''
+        }`,
   );
+  if (report.killsLeft > 0) {
+    lines.push(`Left ${report.killsLeft} for the next run (MAX_KILLS_PER_RUN ${report.maxKillsPerRun})`);
+  }
   return lines;
 }
 
 function killLine(kill: KillOutcome): string {
-  const idle = `(idle for ${kill.idleSeconds}s)`;
+  const query = kill.action === 'kill-query';
+  const idle = query ? `(statement running for ${kill.idleSeconds}s)` : `(idle for ${kill.idleSeconds}s)`;
+  const what = query ? `the statement of connection ${kill.id}` : `connection ${kill.id}`;
   switch (kill.result) {
     case 'killed':
-      return `Killed connection ${kill.id} ${idle}${kill.method === 'rds_kill' ? ' with mysql.rds_kill' : ''}`;
+      return `${query ? 'Stopped' : 'Killed'} ${what} ${idle}${kill.method === 'rds_kill' ? ' with mysql.rds_kill' : ''}`;
     case 'would-kill':
-      return `Would kill connection ${kill.id} ${idle}`;
+      return `Would ${query ? 'stop' : 'kill'} ${what} ${idle}`;
     case 'gone':
       return `Connection ${kill.id} had already gone ${idle}`;
     case 'spared':
-      return `Spared connection ${kill.id}: it ran a statement since the snapshot`;
+      return query
+        ? `Spared connection ${kill.id}: its statement ended since the snapshot`
+        : `Spared connection ${kill.id}: it ran a statement since the snapshot`;
     case 'failed':
-      return `Could not kill connection ${kill.id} ${idle}: ${kill.errorCode ?? `errno ${kill.errno ?? '?'}`}`;
+      return `Could not ${query ? 'stop' : 'kill'} ${what} ${idle}: ${kill.errorCode ?? `errno ${kill.errno ?? '?'}`}`;
+    case 'left':
+      return `Left ${what} ${idle} for the next run: over MAX_KILLS_PER_RUN`;
   }
 }
 
@@ -177,8 +196,67 @@ function queueSection(report: MonitorReport): string[] {
   ];
 }
 
+/** Every target user's session and what the policy decided, with the rule: the offline evaluation's answer. */
+export function formatDecisions(report: MonitorReport): string {
+  const lines = [
+    `Decisions (${report.decisions.length} target-user session(s); idle threshold ${report.idleThresholdSeconds}s, max busy ${
+      report.maxBusySeconds === null ? 'off' : `${report.maxBusySeconds}s`
+    }, at most ${report.maxKillsPerRun} per run):`,
+    `  ${pad('ID', 10)}${pad('User', 16)}${pad('Host', 22)}${pad('Program', 28)}${pad('Command', 9)}${pad('Time(s)', 9)}Decision`,
+  ];
+  const left = new Set(report.kills.filter((kill) => kill.result === 'left').map((kill) => kill.id));
+  for (const entry of report.decisions) {
+    const { decision } = entry;
+    const verdict = !decision.kill
+      ? `keep: ${decision.skip}`
+      : `${left.has(entry.id) ? 'left (over the cap): ' : ''}${
+          decision.reason === 'runaway-statement' ? 'KILL QUERY' : 'KILL'
+        }: ${decision.reason} (> ${decision.thresholdSeconds}s)`;
+    lines.push(
+      `  ${pad(String(entry.id), 10)}${pad(entry.user, 16)}${pad(entry.host, 22)}${pad(entry.programName ?? '-', 28)}${pad(
+        entry.command,
+        9,
+      )}${pad(String(entry.timeSeconds), 9)}${verdict}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function countersSection(report: MonitorReport): string[] {
+  const counters = report.counters;
+  if (counters === null) return [`Server Counters: not read (${report.countersNote ?? 'unknown'})`];
+  const moved = (entry: CounterDelta) =>
+    entry.delta === null
+      ? `${entry.value} (no earlier reading: ${entry.basis})`
+      : `${entry.value} (+${entry.delta} ${entry.basis === 'since-restart' ? 'since the server restarted' : 'since the last run'})`;
+  return [
+    'Server Counters (since the monitor’s last scheduled run):',
+    `  Aborted_connects: ${moved(counters.abortedConnects)}`,
+    `  Connection_errors_max_connections: ${moved(counters.connectionErrorsMaxConnections)}`,
+    `  Max_used_connections: ${counters.maxUsedConnections} of max_connections ${report.server.maxConnections} (peak since the server started)`,
+    ...(counters.userConnections === null
+      ? ['  Connections per user: not available (performance_schema.accounts off or closed)']
+      : counters.userConnections.map((entry) => `  Connections accepted (${entry.user}): ${moved(entry)}`)),
+    ...(report.countersNote === null ? [] : [`  Note: ${report.countersNote}`]),
+  ];
+}
+
 function adviceSection(report: MonitorReport): string[] {
   const advice: string[] = [];
+  if (
+    report.decisions.some(
+      (entry) => !entry.decision.kill && entry.decision.skip === 'never-kill-unverifiable',
+    )
+  ) {
+    advice.push(
+      'MONITOR_NEVER_KILL names programs but program_name is not visible: no target session was killed. Turn performance_schema on (and let the monitor read performance_schema.session_connect_attrs), or list host patterns only.',
+    );
+  }
+  if (report.killsLeft > 0) {
+    advice.push(
+      `${report.killsLeft} kill(s) were left for the next run (MAX_KILLS_PER_RUN ${report.maxKillsPerRun}): something is opening sessions faster than they are used; see the ConnectionRefusals alarm.`,
+    );
+  }
   if (report.level !== 'healthy') {
     const limits = report.users.map((usage) => `${usage.user}: ${usage.effectiveLimit}`).join(', ');
     advice.push(
@@ -196,6 +274,11 @@ function adviceSection(report: MonitorReport): string[] {
   if (report.killFailures > 0) {
     advice.push(
       'Grant the monitor user CONNECTION ADMIN (MariaDB) or CONNECTION_ADMIN (MySQL 8); on Amazon RDS grant EXECUTE on mysql.rds_kill.',
+    );
+  }
+  if (report.countersNote?.startsWith('monitor_counters') === true) {
+    advice.push(
+      'Run the migrations and grant the monitor user SELECT, INSERT, UPDATE on the app schema’s monitor_counters to get the counter deltas.',
     );
   }
   if (report.importQueue === null && report.importQueueSkipped !== 'not configured') {

@@ -69,7 +69,10 @@ export function monitorGrants(options: { connectionAdmin: boolean; importSchema?
     `GRANT SELECT ON mysql.user TO ?@'%'`,
     ...(options.importSchema === undefined
       ? []
-      : [`GRANT SELECT ON \`${options.importSchema}\`.import_jobs TO ?@'%'`]),
+      : [
+          `GRANT SELECT ON \`${options.importSchema}\`.import_jobs TO ?@'%'`,
+          `GRANT SELECT, INSERT, UPDATE ON \`${options.importSchema}\`.monitor_counters TO ?@'%'`,
+        ]),
   ];
 }
 

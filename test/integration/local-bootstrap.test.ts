@@ -66,6 +66,9 @@ describe('the local bootstrap behind npm start', () => {
     expect(state.grants[1]?.join('\n')).toMatch(/GRANT PROCESS, CONNECTION ADMIN ON \*\.\*/);
     expect(state.grants[1]?.join('\n')).toContain('GRANT SELECT ON `mysql`.`user`');
     expect(state.grants[1]?.join('\n')).toContain(`GRANT SELECT ON \`${database}\`.\`import_jobs\``);
+    expect(state.grants[1]?.join('\n')).toContain(
+      `GRANT SELECT, INSERT, UPDATE ON \`${database}\`.\`monitor_counters\``,
+    );
     expect(state.migrations.length).toBeGreaterThan(0);
     const app = await createConnection({
       ...ADMIN_CONNECTION,

@@ -2,8 +2,12 @@
 // reports, its exit status per level, its kills, and its fallback to the app's own login.
 
 import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parseSnapshot } from '../../lib/monitor/snapshot.js';
 import { ADMIN_CONNECTION, createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { migrate } from '../helpers/import-jobs.js';
 import {
@@ -155,5 +159,74 @@ describe('npm run monitor', () => {
     const badIdle = await monitorCli(['--max-idle=soon']);
     expect(badIdle.status).toBe(1);
     expect(badIdle.stderr).toContain('MAX_IDLE_SECONDS: must be a whole number');
+  });
+});
+
+describe('npm run monitor: snapshots', () => {
+  it('saves what a live run read with --snapshot-out, and --from-snapshot decides the same with no database', async () => {
+    const idle = await pool.openMany(LIMIT, app());
+    await sleep(PAST_ONE_SECOND_MS);
+    const directory = await mkdtemp(join(tmpdir(), 'eclectyc-snapshot-'));
+    const file = join(directory, 'snapshot.json');
+    try {
+      const live = await monitorCli(['--max-idle=1', '--json', `--snapshot-out=${file}`]);
+      expect(live.status).toBe(3);
+      const saved = parseSnapshot(await readFile(file, 'utf8'));
+      expect(
+        saved.sessions
+          .filter((session) => session.user === testDb.user)
+          .map((session) => session.id)
+          .sort(),
+      ).toEqual(idle.map(threadIdOf).sort());
+      expect(saved.accounts).toEqual([{ user: testDb.user, host: '%', maxUserConnections: LIMIT }]);
+
+      // Port 1 and a wrong password: any attempt to connect would fail the run.
+      const offline = await monitorCli(['--max-idle=1', '--json', `--from-snapshot=${file}`], {
+        DB_PORT: '1',
+        MONITOR_DB_PASSWORD: 'wrong',
+      });
+      expect(offline.status).toBe(3);
+      const liveReport = JSON.parse(live.stdout);
+      const offlineReport = JSON.parse(offline.stdout);
+      expect(offlineReport.kills).toEqual(liveReport.kills);
+      expect(offlineReport.users).toEqual(liveReport.users);
+      expect(offlineReport.checkedAt).toBe(saved.takenAt);
+      expect(offlineReport.importQueueSkipped).toBe('offline evaluation');
+      expect(await testDb.sessionCount()).toBe(LIMIT);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('prints each target session’s decision and why, from a shipped snapshot and the flags', async () => {
+    const result = await monitorCli([
+      '--from-snapshot=test/fixtures/monitor/snapshot-mysql8-healthy.json',
+      '--never-kill=program:mysql',
+      '--max-busy=120',
+    ]);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('Would kill connection 301 (idle for 700s)\n');
+    expect(result.stdout).toContain(
+      'Would stop the statement of connection 304 (statement running for 150s)\n',
+    );
+    expect(result.stdout).toMatch(
+      /\n {2}303 +app +10\.0\.9\.5:50311 +mysql +Sleep +2000 +keep: never-kill\n/,
+    );
+    expect(result.stdout).toMatch(/\n {2}305 .* keep: bulk-load-in-time\n/);
+    expect(result.stdout).toContain(
+      'Dry run: would kill 2 idle connection(s) and stop 1 runaway statement(s)',
+    );
+  });
+
+  it('refuses --kill-idle with --from-snapshot, and names a broken snapshot’s field', async () => {
+    const both = await monitorCli([
+      '--kill-idle',
+      '--from-snapshot=test/fixtures/monitor/snapshot-mysql8-healthy.json',
+    ]);
+    expect(both.status).toBe(1);
+    expect(both.stderr).toContain('--from-snapshot evaluates offline');
+    const broken = await monitorCli(['--from-snapshot=package.json']);
+    expect(broken.status).toBe(1);
+    expect(broken.stderr).toContain('SnapshotError: format');
   });
 });

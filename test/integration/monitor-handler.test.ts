@@ -134,6 +134,28 @@ describe('monitor handler', () => {
     });
   });
 
+  it('stores its counters and publishes what moved by its next run: AbortedConnects, MaxUsedConnections', async () => {
+    await testDb.admin.query(`DELETE FROM \`${testDb.name}\`.monitor_counters`);
+    const handler = handlerWith();
+    const first = await captureEmf(() => handler({}, fakeContext()));
+    expect(first.error).toBeUndefined();
+    // The first run of a fresh schema has nothing to compare with: no delta, only the peak.
+    expect(metricValue(first.emf, 'AbortedConnects', DIMENSIONS)).toBeUndefined();
+    expect(metricValue(first.emf, 'MaxUsedConnections', DIMENSIONS)).toEqual(expect.any(Number));
+    const holders = await testDb.openAppSessions(LIMIT);
+    const refused = await pool.open(app()).catch((error: unknown) => error);
+    await Promise.all(holders.map((holder) => holder.end()));
+    expect(refused).toMatchObject({ errno: 1226 });
+
+    const second = await captureEmf(() => handler({}, fakeContext()));
+
+    expect(second.result?.counters?.abortedConnects.basis).toBe('since-last-run');
+    expect(metricValue(second.emf, 'AbortedConnects', DIMENSIONS)).toBeGreaterThanOrEqual(1);
+    expect(metricValue(second.emf, 'ConnectionErrorsMaxConnections', DIMENSIONS)).toEqual(expect.any(Number));
+    expect(metricValue(second.emf, 'KillsLeft', DIMENSIONS)).toBe(0);
+    expect(metricValue(second.emf, 'StoppedStatements', DIMENSIONS)).toBe(0);
+  });
+
   it('still connects as its own user while the app user is at its limit, and reports warning', async () => {
     await pool.openMany(LIMIT, app());
     await expect(createConnection({ ...ADMIN_CONNECTION, ...app() })).rejects.toMatchObject({ errno: 1226 });

@@ -597,7 +597,13 @@ describe('loadReadings', () => {
       await db.query("INSERT INTO meters (id, mpan) VALUES (1, 'E1')");
       await db.beginTransaction();
       try {
-        await loadReadings(db, [{ ...reading, valueKwh }], new Map([['E1', 1]]), randomUUID());
+        await loadReadings(
+          db,
+          [{ ...reading, valueKwh }],
+          new Map([['E1', 1]]),
+          randomUUID(),
+          Date.now() + 60_000,
+        );
         await db.commit();
         return 'stored';
       } catch (error) {

@@ -147,3 +147,39 @@ describe('resolveTargetUsers', () => {
     expect(requested).toEqual(['eclectyc/prod/db']);
   });
 });
+
+describe('loadConfig: the kill controls', () => {
+  it('defaults to no runaway-statement rule, no never-kill list and at most 50 kills a run', () => {
+    expect(loadConfig(MONITOR).monitor).toMatchObject({
+      maxBusySeconds: undefined,
+      neverKill: { programNames: [], hostPatterns: [] },
+      maxKillsPerRun: 50,
+    });
+  });
+
+  it('reads MAX_BUSY_SECONDS (0 is off), MAX_KILLS_PER_RUN and the never-kill entries', () => {
+    const monitor = loadConfig({
+      ...MONITOR,
+      MAX_BUSY_SECONDS: '120',
+      MAX_KILLS_PER_RUN: '5',
+      MONITOR_NEVER_KILL: 'program:eclectyc-prod-processImports, host:10.0.9.*,host:bastion:22',
+    }).monitor;
+    expect(monitor).toMatchObject({
+      maxBusySeconds: 120,
+      maxKillsPerRun: 5,
+      neverKill: { programNames: ['eclectyc-prod-processImports'], hostPatterns: ['10.0.9.*', 'bastion:22'] },
+    });
+    expect(loadConfig({ ...MONITOR, MAX_BUSY_SECONDS: '0' }).monitor?.maxBusySeconds).toBeUndefined();
+  });
+
+  it.each([
+    ['MONITOR_NEVER_KILL', 'eclectyc-prod-api'],
+    ['MONITOR_NEVER_KILL', 'program:'],
+    ['MONITOR_NEVER_KILL', 'user:app'],
+    ['MAX_KILLS_PER_RUN', '0'],
+    ['MAX_BUSY_SECONDS', '-5'],
+  ])('refuses %s=%s, naming the variable', (name, value) => {
+    expect(() => loadConfig({ ...MONITOR, [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...MONITOR, [name]: value })).toThrow(name);
+  });
+});

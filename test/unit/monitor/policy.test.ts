@@ -5,6 +5,7 @@ import {
   idleThresholdSeconds,
   type KillPolicy,
   measureUsers,
+  NO_NEVER_KILL,
   type SessionRow,
   SYSTEM_COMMANDS,
   selectKillCandidates,
@@ -12,6 +13,8 @@ import {
   usageLevel,
   worstLevel,
 } from '../../../lib/monitor/policy.js';
+
+const NOW_MS = Date.parse('2026-11-30T12:00:00Z');
 
 const THRESHOLDS: Thresholds = {
   maxIdleSeconds: 300,
@@ -32,6 +35,7 @@ function session(overrides: Partial<SessionRow> = {}): SessionRow {
     state: '',
     info: null,
     transactionSeconds: null,
+    programName: null,
     ...overrides,
   };
 }
@@ -43,6 +47,10 @@ function policy(overrides: Partial<KillPolicy> = {}): KillPolicy {
     thresholds: THRESHOLDS,
     ownSessionId: 7,
     transactionsVisible: true,
+    neverKill: NO_NEVER_KILL,
+    programNamesVisible: true,
+    maxBusySeconds: null,
+    nowMs: NOW_MS,
     ...overrides,
   };
 }

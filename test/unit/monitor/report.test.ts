@@ -32,12 +32,19 @@ const HEALTHY: MonitorReport = {
     usageWarningPercent: 80,
   },
   transactionsVisible: true,
+  programNamesVisible: false,
+  sessionSource: 'information_schema',
   idleThresholdSeconds: 300,
+  maxBusySeconds: null,
+  maxKillsPerRun: 50,
   users: [APP_USAGE],
   idleSessions: [],
+  decisions: [],
   kills: [],
   killedSessions: 0,
+  stoppedStatements: 0,
   killFailures: 0,
+  killsLeft: 0,
   importQueue: {
     queued: 2,
     processing: 1,
@@ -47,7 +54,29 @@ const HEALTHY: MonitorReport = {
     failureRatePercent: 12.5,
   },
   importQueueSkipped: null,
+  counters: {
+    serverKey: 'db-1:3306:1',
+    uptimeSeconds: 86_400,
+    abortedConnects: { name: 'Aborted_connects', value: 120, delta: 4, basis: 'since-last-run' },
+    connectionErrorsMaxConnections: {
+      name: 'Connection_errors_max_connections',
+      value: 0,
+      delta: 0,
+      basis: 'since-last-run',
+    },
+    maxUsedConnections: 14,
+    userConnections: null,
+  },
+  countersNote: null,
 };
+
+const COUNTER_LINES = [
+  'Server Counters (since the monitor’s last scheduled run):',
+  '  Aborted_connects: 120 (+4 since the last run)',
+  '  Connection_errors_max_connections: 0 (+0 since the last run)',
+  '  Max_used_connections: 14 of max_connections 151 (peak since the server started)',
+  '  Connections per user: not available (performance_schema.accounts off or closed)',
+];
 
 function kill(overrides: Partial<KillOutcome>): KillOutcome {
   return {
@@ -55,9 +84,11 @@ function kill(overrides: Partial<KillOutcome>): KillOutcome {
     user: 'app',
     host: '10.0.0.5:40000',
     db: 'eclectyc',
+    programName: null,
     idleSeconds: 0,
     inTransaction: false,
     reason: 'idle-emergency',
+    action: 'kill-connection',
     thresholdSeconds: 60,
     result: 'killed',
     method: 'kill',
@@ -99,6 +130,8 @@ describe('formatReport', () => {
         '  Queued: 2',
         '  Processing: 1 (stuck: 0)',
         '  Failure rate (24 h): 12.5% (1 of 8 finished)',
+        '',
+        ...COUNTER_LINES,
         '',
       ].join('\n'),
     );
@@ -181,6 +214,8 @@ describe('formatReport', () => {
         '  ✗ WARNING: Connection usage is above 80%',
         '',
         'Import Queue: not read (ER_TABLEACCESS_DENIED_ERROR)',
+        '',
+        ...COUNTER_LINES,
         '',
         'Advice:',
         "  - Keep the sum of the functions' reserved concurrency below the connection budget (effective limit app: 10); each invocation holds one connection.",
