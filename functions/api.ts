@@ -25,6 +25,8 @@ export function createApiHandler(config: Config, options: { secrets?: SecretCach
     ...importJobRoutes({ authenticate: authenticator.authenticate, limits: config.api }),
   ]);
   return async (event: APIGatewayProxyEventV2, context: Context): Promise<HttpResponse> => {
+    // Request id, function name and cold start on every log line of this invocation.
+    logger.addContext(context);
     const request = parseRequest(event);
     // Every route calls this at most once: one connection per request, opened after authentication.
     const runWithDb: RunWithDb = (work) => withConnection(config.db, work, { invocation: context });

@@ -19,6 +19,8 @@ export function createMonitorHandler(config: Config, options: MonitorHandlerOpti
   // Metrics buffer numbers in memory and write them to stdout: no socket, so one per handler is fine.
   const metrics = options.metrics ?? createMonitorMetrics(config.stage);
   return async (_event: unknown, context: Context): Promise<MonitorReport> => {
+    // Request id, function name and cold start on every log line of this invocation.
+    logger.addContext(context);
     const monitor = requireMonitorConfig(config.monitor);
     try {
       const secrets = options.secrets ?? sharedSecretCache(monitor.db.secretCacheTtlMs);

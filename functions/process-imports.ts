@@ -17,6 +17,8 @@ const PURGE_BATCH = 500;
 
 export function createProcessImportsHandler(config: Config) {
   return async (event: ProcessImportsEvent, context: Context): Promise<ProcessImportsResult> => {
+    // Request id, function name and cold start on every log line of this invocation.
+    logger.addContext(context);
     const remainingMs = () => context.getRemainingTimeInMillis();
     if (event?.task === 'purge') {
       const deletedJobs = await withConnection(

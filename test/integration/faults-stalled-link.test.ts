@@ -195,6 +195,42 @@ describe('a link that stalls after the login', () => {
   });
 });
 
+describe('an upload whose commit finished after the client gave up', () => {
+  it('answers 503 at the deadline, and its Idempotency-Key replays the committed job', async () => {
+    const key = `stalled-commit-${Date.now()}`;
+    const upload = () =>
+      csvUpload(
+        'MPAN,ReadDate,ReadValue\nE1,2024-01-01,1.5\n',
+        { type: 'daily', filename: `${key}.csv` },
+        {
+          'idempotency-key': key,
+        },
+      );
+    const handler = apiHandler(testDb, throughProxy());
+    // The COMMIT reaches the server; its OK never comes back.
+    proxy.stall({ kind: 'replies-after', statement: /^COMMIT/i });
+    const first = await timed(() => handler(upload(), fakeContext(3000)));
+    expect(first.value?.statusCode).toBe(503);
+    expect(first.ms).toBeLessThan(2800);
+    const [committed] = await testDb.admin.query<RowDataPacket[]>(
+      `SELECT batch_id FROM \`${testDb.name}\`.import_jobs WHERE filename = ?`,
+      [`${key}.csv`],
+    );
+    expect(committed).toHaveLength(1);
+    await healAndTimeSessionsGone();
+
+    const replay = await handler(upload(), fakeContext(3000));
+    expect(replay.statusCode).toBe(200);
+    expect(replay.headers?.['idempotent-replayed']).toBe('true');
+    expect(JSON.parse(String(replay.body)).batch_id).toBe(committed[0]?.batch_id);
+    const [after] = await testDb.admin.query<RowDataPacket[]>(
+      `SELECT COUNT(*) AS n FROM \`${testDb.name}\`.import_jobs WHERE filename = ?`,
+      [`${key}.csv`],
+    );
+    expect(Number(after[0]?.n)).toBe(1);
+  });
+});
+
 describe('a statement waiting on a row lock at the deadline', () => {
   it('ends on the server within 3 s of the processor’s DeadlineExceededError', async () => {
     const job = await queueJob(testDb, { type: 'hh', csv: intervalCsv(40, 10).csv });
