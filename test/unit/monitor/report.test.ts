@@ -42,7 +42,8 @@ const HEALTHY: MonitorReport = {
     queued: 2,
     processing: 1,
     stuck: 0,
-    failedLast24h: 1,
+    failedLast24h: 3,
+    systemFailedLast24h: 1,
     finishedLast24h: 8,
     failureRatePercent: 12.5,
   },
@@ -98,7 +99,7 @@ describe('formatReport', () => {
         'Import Queue:',
         '  Queued: 2',
         '  Processing: 1 (stuck: 0)',
-        '  Failure rate (24 h): 12.5% (1 of 8 finished)',
+        '  Failure rate (24 h): 12.5% (1 system failures of 8 finished; 3 failed in all)',
         '',
       ].join('\n'),
     );
