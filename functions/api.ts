@@ -38,6 +38,8 @@ export function createApiHandler(
   // Metrics buffer numbers in memory and write them to stdout: no socket, so one per handler is fine.
   const metrics = createFunctionMetrics(config.stage, 'api');
   return async (event: APIGatewayProxyEventV2, context: Context): Promise<HttpResponse> => {
+    // Request id, function name and cold start on every log line of this invocation.
+    logger.addContext(context);
     const request = parseRequest(event);
     const tally = new ConnectionTally();
     // Every route calls this at most once: one connection per request, opened after authentication.

@@ -21,6 +21,8 @@ export function createMonitorHandler(config: Config, options: MonitorHandlerOpti
   const metrics = options.metrics ?? createMonitorMetrics(config.stage);
   const connectionMetrics = createFunctionMetrics(config.stage, 'monitor');
   return async (_event: unknown, context: Context): Promise<MonitorReport> => {
+    // Request id, function name and cold start on every log line of this invocation.
+    logger.addContext(context);
     const monitor = requireMonitorConfig(config.monitor);
     const tally = new ConnectionTally();
     try {

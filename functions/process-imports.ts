@@ -21,6 +21,8 @@ export function createProcessImportsHandler(config: Config) {
   // Metrics buffer numbers in memory and write them to stdout: no socket, so one per handler is fine.
   const metrics = createFunctionMetrics(config.stage, 'processImports');
   return async (event: ProcessImportsEvent, context: Context): Promise<ProcessImportsResult> => {
+    // Request id, function name and cold start on every log line of this invocation.
+    logger.addContext(context);
     const tally = new ConnectionTally();
     try {
       return await run(event, context, tally);

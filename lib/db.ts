@@ -10,6 +10,7 @@ import type { DbConfig, DbTls } from './config.js';
 import {
   asDatabaseError,
   ConnectionLimitError,
+  DatabaseError,
   DeadlineExceededError,
   driverErrno,
   isConnectionGone,
@@ -89,11 +90,7 @@ export async function withConnection<T>(
     options.invocation === undefined
       ? undefined
       : startedAtMs + options.invocation.getRemainingTimeInMillis() - config.deadlineMarginMs;
-  const session = await openSession(
-    config,
-    deadlineAtMs ?? startedAtMs + config.connectRetryBudgetMs,
-    options,
-  );
+  const session = await openSession(config, startedAtMs, deadlineAtMs, options);
   try {
     return await runWithinDeadline(session, work, deadlineAtMs);
   } catch (error) {
@@ -112,6 +109,8 @@ export async function withConnection<T>(
 /** One open connection, and what withConnection knows of its socket. */
 type Session = {
   readonly connection: Connection;
+  /** What work is given: the connection, or (under a deadline) a view that keeps the server's bounds fresh. */
+  readonly db: Db;
   /** Settles once the socket has closed: the server closed it (after QUIT, a KILL, a restart) or we did. */
   readonly serverClosed: Promise<void>;
   destroyed: boolean;
@@ -150,16 +149,18 @@ async function resolveCredentials(
 
 async function openSession(
   config: DbConfig,
-  retryUntilMs: number,
+  startedAtMs: number,
+  deadlineAtMs: number | undefined,
   options: WithConnectionOptions,
 ): Promise<Session> {
+  const retryUntilMs = deadlineAtMs ?? startedAtMs + config.connectRetryBudgetMs;
   const secrets = options.secrets ?? sharedSecretCache(config.secretCacheTtlMs);
   const random = options.random ?? Math.random;
   let refreshedSecret = false;
   let credentials = await resolveCredentials(config, secrets, false);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await connectOnce(config, credentials, retryUntilMs);
+      return await connectOnce(config, credentials, retryUntilMs, deadlineAtMs);
     } catch (error) {
       const errno = driverErrno(error);
       if (errno === ACCESS_DENIED_ERRNO && config.secretId !== undefined && !refreshedSecret) {
@@ -197,6 +198,7 @@ async function connectOnce(
   config: DbConfig,
   credentials: Credentials,
   retryUntilMs: number,
+  deadlineAtMs: number | undefined,
 ): Promise<Session> {
   let socketClosed: Promise<void> | undefined;
   const connection = await createConnection({
@@ -231,20 +233,127 @@ async function connectOnce(
   connection.on('error', (error: unknown) => {
     logger.warn('database connection error', { errorCode: driverCode(error) });
   });
-  try {
-    // The server closes this session by itself if the invocation freezes or dies before `finally`.
-    await connection.query("SET SESSION wait_timeout = ?, time_zone = '+00:00'", [
-      config.sessionWaitTimeoutSeconds,
-    ]);
-  } catch (error) {
-    connection.destroy();
-    throw error;
-  }
   if (socketClosed === undefined) {
     connection.destroy();
     throw new Error('mysql2 connected without asking for a socket');
   }
-  return { connection, serverClosed: socketClosed, destroyed: false };
+  const bounds = createServerBounds(connection, config, deadlineAtMs);
+  // mysql2's connectTimeout ends with the handshake: the SET gets its own bound, the deadline or
+  // connectTimeout, whichever comes first (a link that stalls after the login would hang it forever).
+  const setupStartedMs = Date.now();
+  const setupByMs = Math.min(
+    setupStartedMs + config.connectTimeoutMs,
+    deadlineAtMs ?? Number.POSITIVE_INFINITY,
+  );
+  try {
+    await withinMs(
+      connection.query(bounds.sessionSql, bounds.sessionValues()),
+      setupByMs - setupStartedMs,
+      () =>
+        deadlineAtMs !== undefined && setupByMs === deadlineAtMs
+          ? new DeadlineExceededError(setupByMs - setupStartedMs)
+          : new DatabaseError('The session set-up timed out', { code: 'ETIMEDOUT', fatal: true }),
+    );
+  } catch (error) {
+    connection.destroy();
+    throw error;
+  }
+  return { connection, db: bounds.db, serverClosed: socketClosed, destroyed: false };
+}
+
+/** The server flavour, from the version its handshake announced (no extra round trip). */
+type ServerFlavour = 'mariadb' | 'mysql' | 'unknown';
+
+export function serverFlavour(serverVersion: string | undefined): ServerFlavour {
+  if (serverVersion === undefined) return 'unknown';
+  if (/mariadb/i.test(serverVersion)) return 'mariadb';
+  const version = /^(\d+)\.(\d+)\.(\d+)/.exec(serverVersion);
+  if (version === null) return 'unknown';
+  const [major, minor, patch] = [Number(version[1]), Number(version[2]), Number(version[3])];
+  // max_execution_time arrived in MySQL 5.7.8.
+  return major > 5 || (major === 5 && (minor > 7 || (minor === 7 && patch >= 8))) ? 'mysql' : 'unknown';
+}
+
+/** mysql2 keeps the handshake on its core connection, untyped: read it defensively. */
+function handshakeServerVersion(connection: Connection): string | undefined {
+  const core: unknown = Reflect.get(connection, 'connection');
+  if (typeof core !== 'object' || core === null) return undefined;
+  const handshake: unknown = Reflect.get(core, '_handshakePacket');
+  if (typeof handshake !== 'object' || handshake === null) return undefined;
+  const version: unknown = Reflect.get(handshake, 'serverVersion');
+  return typeof version === 'string' ? version : undefined;
+}
+
+/**
+ * The server keeps running a statement after our socket is gone (a lock wait ran 46 s past the
+ * deadline): under a deadline every statement is also bounded on the server, by the invocation's
+ * remaining time plus a grace that lets the client's own DeadlineExceededError come first. See
+ * docs/design.md#server-side-statement-bounds.
+ */
+const SERVER_BOUND_GRACE_MS = 500;
+/**
+ * Bounds sent at connect shrink in value as the invocation goes on only if they are sent again: when
+ * older than this, the next statement first re-sends them, so no statement outlives the deadline by
+ * more than grace + refresh age (+1 s: innodb_lock_wait_timeout is whole seconds).
+ */
+const SERVER_BOUND_REFRESH_MS = 500;
+
+type ServerBounds = {
+  readonly sessionSql: string;
+  sessionValues(): unknown[];
+  readonly db: Db;
+};
+
+function createServerBounds(
+  connection: Connection,
+  config: DbConfig,
+  deadlineAtMs: number | undefined,
+): ServerBounds {
+  const base = "SET SESSION wait_timeout = ?, time_zone = '+00:00'";
+  if (deadlineAtMs === undefined) {
+    // Scripts and migrations: no invocation deadline, the server's own limits apply.
+    return { sessionSql: base, sessionValues: () => [config.sessionWaitTimeoutSeconds], db: connection };
+  }
+  // MariaDB: max_statement_time (seconds, fractional) bounds every statement. MySQL: max_execution_time
+  // (ms) bounds read-only SELECTs only. Both: innodb_lock_wait_timeout (whole seconds) bounds row-lock waits.
+  const flavour = serverFlavour(handshakeServerVersion(connection));
+  const statementSql =
+    flavour === 'mariadb'
+      ? ', max_statement_time = ?'
+      : flavour === 'mysql'
+        ? ', max_execution_time = ?'
+        : '';
+  const boundsSql = `innodb_lock_wait_timeout = ?${statementSql}`;
+  let sentAtMs = 0;
+  const boundValues = (): unknown[] => {
+    sentAtMs = Date.now();
+    const boundMs = Math.max(1, deadlineAtMs - sentAtMs + SERVER_BOUND_GRACE_MS);
+    const lockWaitSeconds = Math.max(1, Math.ceil(boundMs / 1000));
+    if (flavour === 'mariadb') return [lockWaitSeconds, boundMs / 1000];
+    if (flavour === 'mysql') return [lockWaitSeconds, boundMs];
+    return [lockWaitSeconds];
+  };
+  const refreshIfDue = (): Promise<unknown> | undefined =>
+    Date.now() - sentAtMs <= SERVER_BOUND_REFRESH_MS
+      ? undefined
+      : connection.query(`SET SESSION ${boundsSql}`, boundValues());
+  // Every statement work sends goes through query or execute: refresh the bounds first when due.
+  const db = new Proxy(connection, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if ((property !== 'query' && property !== 'execute') || typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const refreshing = refreshIfDue();
+        if (refreshing === undefined) return Reflect.apply(value, target, args);
+        return refreshing.then(() => Reflect.apply(value, target, args));
+      };
+    },
+  });
+  return {
+    sessionSql: `${base}, ${boundsSql}`,
+    sessionValues: () => [config.sessionWaitTimeoutSeconds, ...boundValues()],
+    db,
+  };
 }
 
 /**
@@ -282,7 +391,7 @@ async function runWithinDeadline<T>(
   work: (db: Db) => Promise<T>,
   deadlineAtMs: number | undefined,
 ): Promise<T> {
-  const running = work(session.connection);
+  const running = work(session.db);
   if (deadlineAtMs === undefined) return running;
   let timer: NodeJS.Timeout | undefined;
   const budgetMs = Math.max(0, deadlineAtMs - Date.now());
@@ -320,13 +429,19 @@ async function closeSession(session: Session, closeByMs: number | undefined): Pr
   }
 }
 
-async function withinMs<T>(promise: Promise<T>, limitMs: number, what: string): Promise<T> {
+async function withinMs<T>(promise: Promise<T>, limitMs: number, what: string | (() => Error)): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  // The losing promise's late rejection is nobody's business (its connection is destroyed).
+  promise.catch(() => undefined);
   try {
     return await Promise.race([
       promise,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} took longer than ${limitMs} ms`)), limitMs);
+        timer = setTimeout(
+          () =>
+            reject(typeof what === 'string' ? new Error(`${what} took longer than ${limitMs} ms`) : what()),
+          Math.max(0, limitMs),
+        );
       }),
     ]);
   } finally {

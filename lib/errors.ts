@@ -125,3 +125,39 @@ export function asDatabaseError(error: unknown): unknown {
   }
   return error;
 }
+
+/** What a caller is told to wait before retrying when the database did not answer in time. */
+export const DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * Driver codes for a database that could not be reached or did not answer in time. A connection lost
+ * mid-request (PROTOCOL_CONNECTION_LOST, ECONNRESET: a KILL, a crash) is not here: its outcome is
+ * unknown and it stays a generic 500.
+ */
+const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
+  'ETIMEDOUT',
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+]);
+/**
+ * Server errnos for a statement out of time: lock wait timeout (1205), MariaDB max_statement_time
+ * (1969), MySQL max_execution_time (3024).
+ */
+const STATEMENT_TIMEOUT_ERRNOS: ReadonlySet<number> = new Set([1205, 1969, 3024]);
+
+/**
+ * The database did not answer in time or could not be reached: the invocation's deadline passed, the
+ * connect timed out or was refused, or a statement hit a server-side time bound. Transient and not
+ * the caller's doing, so the API answers 503 with Retry-After (lib/http.ts), never 500.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (error instanceof DeadlineExceededError) return true;
+  if (!(error instanceof DatabaseError)) return false;
+  return (
+    (error.code !== undefined && UNREACHABLE_CODES.has(error.code)) ||
+    (error.errno !== undefined && STATEMENT_TIMEOUT_ERRNOS.has(error.errno))
+  );
+}

@@ -2,7 +2,12 @@
 // error → response mapping. Callers' mistakes become 4xx with a JSON body; only our own faults are 500.
 
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { ConnectionLimitError, HttpError } from './errors.js';
+import {
+  ConnectionLimitError,
+  DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS,
+  HttpError,
+  isDatabaseUnavailable,
+} from './errors.js';
 import { logger } from './logger.js';
 
 export type HttpRequest = {
@@ -66,6 +71,17 @@ export function errorResponse(error: unknown, requestId: string): HttpResponse {
       503,
       { error: 'Service busy: database connection limit reached, retry later', request_id: requestId },
       { 'retry-after': String(error.retryAfterSeconds) },
+    );
+  }
+  if (isDatabaseUnavailable(error)) {
+    logger.warn('database did not answer in time', { error: error instanceof Error ? error : String(error) });
+    return json(
+      503,
+      {
+        error: 'Service unavailable: the database did not answer in time, retry later',
+        request_id: requestId,
+      },
+      { 'retry-after': String(DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS) },
     );
   }
   logger.error('unhandled error', { error: error instanceof Error ? error : String(error) });

@@ -2,7 +2,7 @@
 // combined into healthy | degraded | critical. A database that does not answer is critical, never a 500.
 
 import type { Db, RunWithDb } from '../db.js';
-import { ConnectionLimitError } from '../errors.js';
+import { ConnectionLimitError, DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS } from '../errors.js';
 import { type HttpResponse, json } from '../http.js';
 import { importQueueHealth } from '../imports/job-repository.js';
 import { logger } from '../logger.js';
@@ -50,7 +50,11 @@ export async function checkHealth(
         },
         timestamp: now().toISOString(),
       },
-      retryAfterSeconds: error instanceof ConnectionLimitError ? error.retryAfterSeconds : undefined,
+      // The database is down or did not answer in time: tell callers when to look again.
+      retryAfterSeconds:
+        error instanceof ConnectionLimitError
+          ? error.retryAfterSeconds
+          : DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS,
     };
   }
 }

@@ -18,6 +18,7 @@ import {
   PRIORITIES,
   type Priority,
 } from './job.js';
+import { CONTENT_ERROR_CODES } from './job-error-codes.js';
 
 /** Never lease_owner, idempotency_key, user_id or checkpoint_state: nothing the API may show or use. */
 const JOB_COLUMNS = `id, batch_id, filename, import_type, status, priority, dry_run, total_rows,
@@ -201,6 +202,8 @@ export type ImportQueueStats = {
   /** Processing with an expired lease, or processing for more than the stuck threshold. */
   readonly stuck: number;
   readonly failedLast24h: number;
+  /** Of those, the failures the system caused (isSystemFailure): what the failure rate counts. */
+  readonly systemFailedLast24h: number;
   /** Completed or failed in the last 24 h (cancelled jobs are neither a success nor a failure). */
   readonly finishedLast24h: number;
 };
@@ -226,11 +229,13 @@ export async function importQueueHealth(db: Db, schema?: string): Promise<Import
        COALESCE(SUM(status = 'processing' AND (lease_expires_at < NOW(3)
          OR started_at < NOW(3) - INTERVAL ? MINUTE)), 0) AS stuck,
        COALESCE(SUM(status = 'failed' AND completed_at >= NOW(3) - INTERVAL 24 HOUR), 0) AS failed_24h,
+       COALESCE(SUM(status = 'failed' AND completed_at >= NOW(3) - INTERVAL 24 HOUR
+         AND (error_code IS NULL OR error_code NOT IN (?))), 0) AS system_failed_24h,
        COALESCE(SUM(status IN ('completed', 'failed') AND completed_at >= NOW(3) - INTERVAL 24 HOUR), 0)
          AS finished_24h
      FROM ${table}
      WHERE status IN ('queued', 'processing') OR completed_at >= NOW(3) - INTERVAL 24 HOUR`,
-    [STUCK_AFTER_MINUTES],
+    [STUCK_AFTER_MINUTES, CONTENT_ERROR_CODES],
   );
   const row = rows[0];
   return {
@@ -238,6 +243,7 @@ export async function importQueueHealth(db: Db, schema?: string): Promise<Import
     processing: Number(row?.processing ?? 0),
     stuck: Number(row?.stuck ?? 0),
     failedLast24h: Number(row?.failed_24h ?? 0),
+    systemFailedLast24h: Number(row?.system_failed_24h ?? 0),
     finishedLast24h: Number(row?.finished_24h ?? 0),
   };
 }

@@ -192,7 +192,7 @@ function queueSection(report: MonitorReport): string[] {
     'Import Queue:',
     `  Queued: ${queue.queued}`,
     `  Processing: ${queue.processing} (stuck: ${queue.stuck})`,
-    `  Failure rate (24 h): ${queue.failureRatePercent.toFixed(1)}% (${queue.failedLast24h} of ${queue.finishedLast24h} finished)`,
+    `  Failure rate (24 h): ${queue.failureRatePercent.toFixed(1)}% (${queue.systemFailedLast24h} system failures of ${queue.finishedLast24h} finished; ${queue.failedLast24h} failed in all)`,
   ];
 }
 

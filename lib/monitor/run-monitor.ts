@@ -6,6 +6,7 @@
 import type { MonitorConfig, MonitorNeverKill } from '../config.js';
 import type { Db } from '../db.js';
 import { isDriverError } from '../errors.js';
+import { failureRatePercent } from '../health/import-queue.js';
 import { type ImportQueueStats, importQueueHealth } from '../imports/job-repository.js';
 import type { ServerCounters } from './counters.js';
 import {
@@ -83,7 +84,7 @@ export type SessionDecision = {
 };
 
 export type ImportQueueReport = ImportQueueStats & {
-  /** Failed ÷ finished over the last 24 h, in percent; 0 when nothing finished. */
+  /** System failures ÷ finished over the last 24 h, in percent; 0 when nothing finished (failureRatePercent). */
   readonly failureRatePercent: number;
 };
 
@@ -387,11 +388,8 @@ async function readQueue(
 ): Promise<{ counts: ImportQueueReport | null; skipped: string | null }> {
   try {
     const counts = await importQueueHealth(db, schema);
-    const failureRatePercent =
-      counts.finishedLast24h === 0
-        ? 0
-        : Math.round((counts.failedLast24h / counts.finishedLast24h) * 10_000) / 100;
-    return { counts: { ...counts, failureRatePercent }, skipped: null };
+    // The same rate GET /api/health reports: system failures only.
+    return { counts: { ...counts, failureRatePercent: failureRatePercent(counts) }, skipped: null };
   } catch (error) {
     if (!isDriverError(error) || error.errno === undefined || !QUEUE_UNREADABLE_ERRNOS.has(error.errno)) {
       throw error;

@@ -25,9 +25,14 @@ beforeEach(async () => {
 // Every handler test proves the connection accounting: 0 app-user sessions before and after it.
 proveSessionAccounting(() => testDb);
 
-async function seedFinished(status: 'completed' | 'failed' | 'cancelled', count: number, age = '1 HOUR') {
+async function seedFinished(
+  status: 'completed' | 'failed' | 'cancelled',
+  count: number,
+  age = '1 HOUR',
+  errorCode: string | null = null,
+) {
   for (let i = 0; i < count; i++) {
-    await seedJob(testDb, { status, completed_at: utc(`- INTERVAL ${age}`) });
+    await seedJob(testDb, { status, completed_at: utc(`- INTERVAL ${age}`), error_code: errorCode });
   }
 }
 
@@ -52,6 +57,7 @@ describe('GET /api/health', () => {
           processing: 0,
           stuck: 0,
           failed_last_24h: 0,
+          system_failed_last_24h: 0,
           finished_last_24h: 0,
           failure_rate_percent: 0,
           reasons: [],
@@ -81,6 +87,7 @@ describe('GET /api/health', () => {
       processing: 1,
       stuck: 0,
       failed_last_24h: 1,
+      system_failed_last_24h: 1,
       finished_last_24h: 4,
       failure_rate_percent: 25,
     });
@@ -130,6 +137,39 @@ describe('GET /api/health', () => {
     expect(statusCode).toBe(503);
     expect(body.status).toBe('critical');
     expect(queue).toMatchObject({ status: 'critical', failure_rate_percent: 66.67 });
+  });
+
+  it('stays 200 healthy when the failures are files rejected for their content, not the system', async () => {
+    await seedFinished('completed', 1);
+    await seedFinished('failed', 1, '1 HOUR', 'FORMAT_ERROR');
+    await seedFinished('failed', 1, '1 HOUR', 'FORMAT_ERROR');
+    await seedFinished('failed', 1, '1 HOUR', 'FORMAT_ERROR');
+    await seedFinished('failed', 1, '1 HOUR', 'SITE_NOT_FOUND');
+    const { statusCode, queue } = await health();
+    expect(statusCode).toBe(200);
+    expect(queue).toMatchObject({
+      status: 'healthy',
+      failed_last_24h: 4,
+      system_failed_last_24h: 0,
+      finished_last_24h: 5,
+      failure_rate_percent: 0,
+    });
+  });
+
+  it('counts retries exhausted, lost connections, deadlines and and deadlines: 2 of 5 finished is degraded', async () => {
+    await seedFinished('completed', 1);
+    await seedFinished('failed', 1, '1 HOUR', 'retries_exhausted');
+    await seedFinished('failed', 1, '1 HOUR', 'deadline_exceeded');
+    await seedFinished('failed', 2, '1 HOUR', 'FORMAT_ERROR');
+    const { statusCode, queue } = await health();
+    expect(statusCode).toBe(207);
+    expect(queue).toMatchObject({
+      status: 'degraded',
+      failed_last_24h: 4,
+      system_failed_last_24h: 2,
+      finished_last_24h: 5,
+      failure_rate_percent: 40,
+    });
   });
 
   it('ignores jobs that finished more than 24 hours ago', async () => {

@@ -99,12 +99,13 @@ async function runAs(user: TestUser, input: Partial<MonitorInput> = {}) {
 /** Timing values are SQL expressions written in this file, never input. */
 async function seedJobRow(
   status: string,
-  timing: { leaseExpiresAt?: string; completedAt?: string } = {},
+  timing: { leaseExpiresAt?: string; completedAt?: string; errorCode?: string } = {},
 ): Promise<void> {
   await testDb.admin.query(
-    `INSERT INTO \`${testDb.name}\`.import_jobs (batch_id, filename, import_type, status, lease_expires_at, completed_at)
-     VALUES (UUID(), 'seed.csv', 'daily', ?, ${timing.leaseExpiresAt ?? 'NULL'}, ${timing.completedAt ?? 'NULL'})`,
-    [status],
+    `INSERT INTO \`${testDb.name}\`.import_jobs
+       (batch_id, filename, import_type, status, lease_expires_at, completed_at, error_code)
+     VALUES (UUID(), 'seed.csv', 'daily', ?, ${timing.leaseExpiresAt ?? 'NULL'}, ${timing.completedAt ?? 'NULL'}, ?)`,
+    [status, timing.errorCode ?? null],
   );
 }
 
@@ -352,6 +353,8 @@ describe('runMonitor import queue', () => {
     await seedJobRow('processing', { leaseExpiresAt: 'UTC_TIMESTAMP(3) - INTERVAL 1 MINUTE' });
     await seedJobRow('processing', { leaseExpiresAt: 'UTC_TIMESTAMP(3) + INTERVAL 5 MINUTE' });
     await seedJobRow('failed', { completedAt: 'UTC_TIMESTAMP(3)' });
+    // Rejected for its content: finished and failed, but not a failure of the system.
+    await seedJobRow('failed', { completedAt: 'UTC_TIMESTAMP(3)', errorCode: 'FORMAT_ERROR' });
     for (let i = 0; i < 3; i++) await seedJobRow('completed', { completedAt: 'UTC_TIMESTAMP(3)' });
     await seedJobRow('failed', { completedAt: 'UTC_TIMESTAMP(3) - INTERVAL 2 DAY' });
 
@@ -360,9 +363,10 @@ describe('runMonitor import queue', () => {
       queued: 2,
       processing: 2,
       stuck: 1,
-      failedLast24h: 1,
-      finishedLast24h: 4,
-      failureRatePercent: 25,
+      failedLast24h: 2,
+      systemFailedLast24h: 1,
+      finishedLast24h: 5,
+      failureRatePercent: 20,
     });
     expect(report.importQueueSkipped).toBeNull();
   });

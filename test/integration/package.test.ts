@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withPackageLock } from '../helpers/package-lock.js';
@@ -204,5 +205,133 @@ describe('serverless package (offline)', () => {
       expect(size).toBeGreaterThan(50_000);
       expect(size).toBeLessThan(1_000_000);
     }
+  });
+
+  it('drops throttled scheduled ticks after a minute instead of queueing them, and never retries them', () => {
+    const invokeConfigs = Object.fromEntries(
+      resourcesOfType('AWS::Lambda::EventInvokeConfig').map(([, resource]) => [
+        (resource.Properties.FunctionName as { Ref: string }).Ref,
+        {
+          age: resource.Properties.MaximumEventAgeInSeconds,
+          retries: resource.Properties.MaximumRetryAttempts,
+        },
+      ]),
+    );
+    expect(invokeConfigs).toEqual({
+      ProcessImportsLambdaFunction: { age: 60, retries: 0 },
+      MonitorLambdaFunction: { age: 60, retries: 0 },
+    });
+  });
+});
+
+/** A Lambda context as the runtime passes it, with a few seconds left. */
+const LAMBDA_CONTEXT = `{
+  functionName: 'packaged', functionVersion: '$LATEST', invokedFunctionArn: 'arn:aws:lambda:eu-west-2:0:function:packaged',
+  memoryLimitInMB: '512', awsRequestId: 'packaged-request', logGroupName: 'g', logStreamName: 's',
+  callbackWaitsForEmptyEventLoop: true, getRemainingTimeInMillis: () => 5000,
+}`;
+
+/**
+ * Loads a packaged handler as the Lambda runtime does (require of the bundle, the function's
+ * NODE_OPTIONS, the AWS SDK from the runtime's NODE_PATH), invokes it once against a database port
+ * nothing listens on, and prints the error it raised (or the response and the log lines, for the API).
+ */
+const INVOKE_SCRIPT = `
+const { handler } = require(process.env.HANDLER_FILE);
+const event = JSON.parse(process.env.EVENT);
+Promise.resolve(handler(event, ${LAMBDA_CONTEXT})).then(
+  (result) => console.log('RESULT ' + JSON.stringify({ result })),
+  (error) => console.log('RESULT ' + JSON.stringify({ error: { name: error.name, stack: error.stack } })),
+);
+`;
+
+type Invocation = { error?: { name: string; stack: string }; result?: unknown; logs: unknown[] };
+
+async function invokePackaged(
+  zipName: string,
+  handlerPath: string,
+  event: unknown,
+  env: Record<string, string>,
+): Promise<Invocation> {
+  const directory = await mkdtemp(join(tmpdir(), `eclectyc-lambda-${zipName}-`));
+  try {
+    await run('unzip', ['-q', join(outputDir, `${zipName}.zip`), '-d', directory]);
+    const resource = template.Resources[`${zipName[0]?.toUpperCase()}${zipName.slice(1)}LambdaFunction`];
+    const functionEnv = (
+      resource?.Properties.Environment as { Variables: Record<string, unknown> } | undefined
+    )?.Variables;
+    const { stdout, stderr } = await run(process.execPath, ['-e', INVOKE_SCRIPT], {
+      cwd: directory,
+      timeout: 30_000,
+      env: {
+        PATH: process.env.PATH ?? '',
+        // The Node.js runtimes ship AWS SDK v3 on NODE_PATH; the bundle leaves it out.
+        NODE_PATH: resolve('node_modules'),
+        NODE_OPTIONS: String(functionEnv?.NODE_OPTIONS),
+        HANDLER_FILE: join(directory, handlerPath.replace(/\.handler$/, '.cjs')),
+        EVENT: JSON.stringify(event),
+        DB_HOST: '127.0.0.1',
+        DB_PORT: '1', // nothing listens there: the connect is refused
+        DB_NAME: 'packaged',
+        DB_USER: 'packaged',
+        ...env,
+      },
+    });
+    // Powertools writes warnings and errors to stderr, the rest to stdout; Lambda keeps both.
+    const lines = `${stdout}\n${stderr}`.split('\n').filter((line) => line.trim() !== '');
+    const result = lines.find((line) => line.startsWith('RESULT '));
+    if (result === undefined) throw new Error(`the packaged handler printed no result:\n${stdout}`);
+    const logs = lines.filter((line) => line.startsWith('{')).map((line): unknown => JSON.parse(line));
+    return { ...(JSON.parse(result.slice('RESULT '.length)) as Omit<Invocation, 'logs'>), logs };
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+}
+
+describe('the packaged bundles, loaded as Lambda loads them', () => {
+  it('enables source maps for every function', () => {
+    for (const fn of ['ApiLambdaFunction', 'ProcessImportsLambdaFunction', 'MonitorLambdaFunction']) {
+      const environment = template.Resources[fn]?.Properties.Environment as {
+        Variables: Record<string, unknown>;
+      };
+      expect({ fn, nodeOptions: environment.Variables.NODE_OPTIONS }).toEqual({
+        fn,
+        nodeOptions: '--enable-source-maps',
+      });
+    }
+  });
+
+  it.each([
+    ['processImports', 'functions/process-imports.handler', {}],
+    ['monitor', 'functions/monitor.handler', { MONITOR_DB_USER: 'packaged-monitor' }],
+  ])(
+    '%s raises errors under their class names, with stack frames naming the TypeScript sources',
+    async (zip, handler, env) => {
+      const { error } = await invokePackaged(zip, handler, {}, env);
+      expect(error?.name).toBe('DatabaseError');
+      expect(error?.stack).toMatch(/at toDatabaseError \(.*lib\/errors\.ts:\d+:\d+\)/);
+      expect(error?.stack).toMatch(/lib\/db\.ts:\d+:\d+/);
+    },
+  );
+
+  it('api answers 503 and logs the error by its class name, with frames naming the TypeScript sources', async () => {
+    const token = 'packaged-token';
+    const event = {
+      version: '2.0',
+      rawPath: '/api/import/jobs',
+      rawQueryString: '',
+      headers: { authorization: `Bearer ${token}` },
+      requestContext: { http: { method: 'GET', path: '/api/import/jobs' }, requestId: 'packaged-request' },
+      isBase64Encoded: false,
+    };
+    const { result, logs } = await invokePackaged('api', 'functions/api.handler', event, {
+      API_TOKEN_HASHES: createHash('sha256').update(token).digest('hex'),
+    });
+    expect(result).toMatchObject({ statusCode: 503 });
+    const logged = logs
+      .map((line) => (line as { error?: { name?: string; stack?: string } }).error)
+      .find((error) => error !== undefined);
+    expect(logged?.name).toBe('DatabaseError');
+    expect(logged?.stack).toMatch(/lib\/errors\.ts:\d+:\d+/);
   });
 });

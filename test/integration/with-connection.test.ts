@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { PREPARED_STATEMENT_CACHE, withConnection } from '../../lib/db.js';
+import { type Db, PREPARED_STATEMENT_CACHE, withConnection } from '../../lib/db.js';
 import { ConnectionLimitError, DatabaseError, DeadlineExceededError } from '../../lib/errors.js';
 import { logger } from '../../lib/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -45,6 +45,66 @@ describe('withConnection', () => {
       return rows[0];
     });
     expect(row).toEqual({ waitTimeout: 17, timeZone: '+00:00', collation: 'utf8mb4_unicode_ci' });
+  });
+
+  it('bounds lock waits and statements on the server by the time the invocation has left', async () => {
+    const config = testDb.config({ DB_DEADLINE_MARGIN_MS: '1000' });
+    const read = async (db: Db) => {
+      const [rows] = await db.query<RowDataPacket[]>(
+        'SELECT @@session.innodb_lock_wait_timeout AS lockWait, @@session.max_statement_time AS statementTime',
+      );
+      return { lockWait: Number(rows[0]?.lockWait), statementTime: Number(rows[0]?.statementTime) };
+    };
+    // 8 s left: deadline in 7 s, plus the 0.5 s grace that lets the client's deadline come first.
+    const fresh = await withConnection(config.db, read, { invocation: fakeContext(8000) });
+    expect(fresh.lockWait).toBe(8);
+    expect(fresh.statementTime).toBeGreaterThan(7.3);
+    expect(fresh.statementTime).toBeLessThanOrEqual(7.5);
+    // Later statements get the bounds re-sent, shrunk to what is left then.
+    const later = await withConnection(
+      config.db,
+      async (db) => {
+        await db.query('SELECT SLEEP(1.2)');
+        return read(db);
+      },
+      { invocation: fakeContext(8000) },
+    );
+    expect(later.statementTime).toBeGreaterThan(6.0);
+    expect(later.statementTime).toBeLessThanOrEqual(6.3);
+    expect(later.lockWait).toBe(7);
+    expect(await testDb.waitForSessions(0)).toBe(0);
+  });
+
+  it('leaves the server’s statement limits alone without an invocation deadline (scripts, migrations)', async () => {
+    const [[globals]] = await testDb.admin.query<RowDataPacket[]>(
+      'SELECT @@global.innodb_lock_wait_timeout AS lockWait, @@global.max_statement_time AS statementTime',
+    );
+    const session = await withConnection(testDb.config().db, async (db) => {
+      const [rows] = await db.query<RowDataPacket[]>(
+        'SELECT @@session.innodb_lock_wait_timeout AS lockWait, @@session.max_statement_time AS statementTime',
+      );
+      return rows[0];
+    });
+    expect(session).toEqual(globals);
+  });
+
+  it('ends a statement on the server soon after the deadline, though the socket was already gone', async () => {
+    const config = testDb.config({ DB_DEADLINE_MARGIN_MS: '200' });
+    let threadId: number | null = null;
+    const error = await withConnection(
+      config.db,
+      async (db) => {
+        threadId = db.threadId;
+        // A statement the server does not interrupt for a closed socket on its own (unlike SLEEP).
+        await db.query("SELECT BENCHMARK(5000000000, SHA2('x', 512))");
+      },
+      { invocation: fakeContext(1200) },
+    ).catch((caught: unknown) => caught);
+    const failedAt = Date.now();
+    expect(error).toBeInstanceOf(DeadlineExceededError);
+    expect(threadId).not.toBeNull();
+    expect(await testDb.waitForSessions(0, 10_000)).toBe(0);
+    expect(Date.now() - failedAt).toBeLessThan(2500);
   });
 
   it('keeps a small prepared-statement cache and closes what it evicts on the server', async () => {

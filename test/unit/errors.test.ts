@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
   asDatabaseError,
+  ConnectionLimitError,
   DatabaseError,
+  DeadlineExceededError,
   isConnectionGone,
+  isDatabaseUnavailable,
   isDriverError,
   toDatabaseError,
 } from '../../lib/errors.js';
@@ -61,5 +64,36 @@ describe('asDatabaseError', () => {
     expect(asDatabaseError(own)).toBe(own);
     const work = new Error('work failed');
     expect(asDatabaseError(work)).toBe(work);
+  });
+});
+
+describe('isDatabaseUnavailable', () => {
+  it('is true for the deadline, a connect that timed out or was refused, and a statement out of time', () => {
+    const unavailable = [
+      new DeadlineExceededError(2000),
+      new DatabaseError('connect ETIMEDOUT', { code: 'ETIMEDOUT', fatal: true }),
+      new DatabaseError('connect ECONNREFUSED', { code: 'ECONNREFUSED', fatal: true }),
+      new DatabaseError('Lock wait timeout exceeded', { code: 'ER_LOCK_WAIT_TIMEOUT', errno: 1205 }),
+      new DatabaseError('Query execution was interrupted (max_statement_time exceeded)', {
+        code: 'ER_STATEMENT_TIMEOUT',
+        errno: 1969,
+      }),
+      new DatabaseError('Query execution was interrupted, maximum statement execution time exceeded', {
+        code: 'ER_QUERY_TIMEOUT',
+        errno: 3024,
+      }),
+    ];
+    expect(unavailable.map(isDatabaseUnavailable)).toEqual(unavailable.map(() => true));
+  });
+
+  it('is false for a connection lost mid-request, SQL errors, limits and anything else', () => {
+    const others = [
+      new DatabaseError('Connection lost', { code: 'PROTOCOL_CONNECTION_LOST', fatal: true }),
+      new DatabaseError('Duplicate entry', { code: 'ER_DUP_ENTRY', errno: 1062 }),
+      new ConnectionLimitError(1226, 3, 1),
+      new Error('ETIMEDOUT'),
+      'ETIMEDOUT',
+    ];
+    expect(others.map(isDatabaseUnavailable)).toEqual(others.map(() => false));
   });
 });
