@@ -17,6 +17,7 @@ import { EXIT_STATUS, formatReport } from '../lib/monitor/report.js';
 import { monitorInputFrom, runMonitor } from '../lib/monitor/run-monitor.js';
 import { resolveTargetUsers } from '../lib/monitor/target-users.js';
 import { sharedSecretCache } from '../lib/secrets.js';
+import { monitorEnv } from './monitor-env.js';
 
 const stderrAudit: AuditLog = {
   info: (message, fields) =>
@@ -30,10 +31,12 @@ try {
   if (options.help) {
     process.stdout.write(`${MONITOR_USAGE}\n`);
   } else {
-    const monitor = loadConfig(monitorCliEnv(process.env, options)).monitor;
+    // No settings at all: the local stack's (docs/operations.md#npm-run-monitor).
+    const env = await monitorEnv(process.env);
+    const monitor = loadConfig(monitorCliEnv(env, options)).monitor;
     if (monitor === undefined)
       throw new ConfigError('MONITOR_DB_USER', 'set MONITOR_DB_USER (or DB_USER) to log in');
-    if (usesAppLogin(process.env)) {
+    if (usesAppLogin(env)) {
       process.stderr.write(
         'Note: no MONITOR_DB_USER; logging in as the app user, which fails once it is at its limit.\n',
       );
