@@ -8,6 +8,7 @@ import { createApiHandler } from '../../functions/api.js';
 import { createProcessImportsHandler } from '../../functions/process-imports.js';
 import type { HttpResponse } from '../../lib/http.js';
 import { importJobRoutes } from '../../lib/imports/job-routes.js';
+import { ACCEPTED_CONTENT_ENCODINGS, ACCEPTED_CONTENT_TYPES } from '../../lib/imports/upload.js';
 import { logger } from '../../lib/logger.js';
 import { AUTH, apiHandler, bodyOf, migrate, seedJob, utc } from '../helpers/api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -20,6 +21,7 @@ import {
   exercisedResponses,
   methodsOf,
   OPENAPI_PATH,
+  openApi,
   validateResponse,
 } from '../helpers/openapi.js';
 import { proveSessionAccounting } from '../helpers/session-accounting.js';
@@ -145,6 +147,18 @@ describe('openapi.yaml', () => {
     await exchange('/api/import/jobs/{batchId}/cancel', httpEvent('GET', `${jobPath}/cancel`), 405);
     await exchange('/api/import/jobs/{batchId}/retry', httpEvent('PUT', `${jobPath}/retry`), 405);
     expect(methodsOf('/api/import/jobs').sort()).toEqual(['GET', 'POST']);
+  });
+
+  it('lists exactly the media types and encodings the upload accepts, as its 415 messages name them', () => {
+    const upload = (openApi.paths as Record<string, Record<string, Record<string, unknown>>>)[
+      '/api/import/jobs'
+    ]?.post as {
+      requestBody: { content: object };
+      parameters: Array<{ name: string; schema?: { enum?: string[] } }>;
+    };
+    expect(Object.keys(upload.requestBody.content).sort()).toEqual([...ACCEPTED_CONTENT_TYPES].sort());
+    const encoding = upload.parameters.find((parameter) => parameter.name === 'Content-Encoding');
+    expect(encoding?.schema?.enum?.slice().sort()).toEqual([...ACCEPTED_CONTENT_ENCODINGS].sort());
   });
 
   it('answers a path it does not declare with the RouteNotFound 404', async () => {
