@@ -1,4 +1,4 @@
-// `npm run smoke`: the README quickstart as a script, against the stack `npm start` runs. Uploads every
+// `npm run smoke`: the README's five-minute tour as a script, against the stack `npm start` runs. Uploads every
 // example file, runs the processor and the monitor through serverless-offline's Lambda endpoint,
 // and checks jobs, readings and sites in the database. Any difference fails loudly (exit 1).
 

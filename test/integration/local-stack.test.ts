@@ -211,7 +211,7 @@ describe('the documentation', () => {
     expect(counts['docs/operations.md']).toBeGreaterThanOrEqual(2);
   });
 
-  it.each(documents)(
+  it.each(withExamples)(
     '%s: every runnable shell example runs as written against the local stack',
     async (document) => {
       const blocks = runnableBlocks(readFileSync(join(REPO, document), 'utf8'));
