@@ -60,9 +60,9 @@ export type LocalDatabase = {
 };
 
 /**
- * Which server the local stack uses: DB_HOST/DB_PORT when the user set either; else the default
- * (127.0.0.1:3306) when something answers there; else the private server under the state dir, which
- * `startPrivate` starts (or creates) when it is not running. Without a server binary, or without
+ * Which server the local stack uses: DB_HOST/DB_PORT when the user set either; else the private
+ * server under the state dir when it runs; else the default (127.0.0.1:3306) when something answers
+ * there; else the private server, which `startPrivate` starts (or creates). Without a server binary, or without
  * `startPrivate`, the default is returned and the connect fails with explainConnectFailure's line.
  * See docs/design.md#private-database-server.
  */
@@ -75,18 +75,20 @@ export async function resolveLocalDatabase(
   if (!isBlank(shellEnv.DB_HOST) || !isBlank(shellEnv.DB_PORT)) {
     return { env, where: `${where} (from DB_HOST/DB_PORT)` };
   }
-  if (await serverAnswers(String(env.DB_HOST), Number(env.DB_PORT))) return { env, where };
+  // A running private server wins, so every command keeps using the server the stack started on.
   const stateDir = localStateDir(shellEnv);
-  const server = options.startPrivate
-    ? await ensurePrivateServer(stateDir)
-    : await runningPrivateServer(stateDir);
+  let server = await runningPrivateServer(stateDir);
+  if (server === undefined) {
+    if (await serverAnswers(String(env.DB_HOST), Number(env.DB_PORT))) return { env, where };
+    if (options.startPrivate) server = await ensurePrivateServer(stateDir);
+  }
   if (server === undefined) return { env, where };
   const verb = { created: 'created and started', started: 'started', running: 'already running' }[
     server.state
   ];
   return {
     env: { ...env, DB_HOST: server.host, DB_PORT: String(server.port) },
-    where: `${server.host}:${server.port}, the private server (${verb}; nothing answers at ${where}; data in ${server.dir}, stop it with npm run db:stop)`,
+    where: `${server.host}:${server.port}, the private server (${verb}; data in ${server.dir}; npm run db:stop stops it)`,
     privateServer: server,
   };
 }

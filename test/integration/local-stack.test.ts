@@ -139,7 +139,7 @@ describe('npm start on a machine where nothing answers at the default port', () 
   it('starts a private database server, says which, and answers', async () => {
     const port = await privateServerPort(stateDir);
     expect(output).toContain(
-      `eclectyc_dev on 127.0.0.1:${port}, the private server (created and started; nothing answers at 127.0.0.1:${ports.defaultDb}`,
+      `eclectyc_dev on 127.0.0.1:${port}, the private server (created and started; data in ${stateDir}/mariadb`,
     );
     expect((await get('/api/health')).status).toBe(200);
   });
