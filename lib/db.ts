@@ -366,7 +366,7 @@ const sslOptionsCache = new WeakMap<DbTls, Map<boolean, SslOptions>>();
 
 function sslOptions(tls: DbTls, host: string): SslOptions {
   // mysql2 checks the name only for a host name: for an IP address it would compare the certificate
-  // with "localhost", so there the chain to the CA is the whole check (README: "Deploying", TLS).
+  // with "localhost", so there the chain to the CA is the whole check (docs/deploying.md, step 5: TLS).
   const verifyIdentity = isIP(host) === 0;
   let byHostKind = sslOptionsCache.get(tls);
   if (byHostKind === undefined) {

@@ -1,10 +1,11 @@
-// Local set-up shared by `npm start`, `npm run migrate` and `npm run smoke`: local defaults, a one-line
-// answer when no server is there, and the idempotent bootstrap of the local stack (database,
+// Local set-up shared by `npm start`, `npm run migrate`, `smoke`, `monitor`, `process` and `reset`: local
+// defaults, where the local database is (the default host and port, else the private server), a
+// one-line answer when no server is there, and the idempotent bootstrap of the local stack (database,
 // migrations, an app user with a connection limit, a monitor user, an API token). Never used in Lambda.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RowDataPacket } from 'mysql2/promise';
 import type { Config, Env } from '../lib/config.js';
@@ -12,21 +13,97 @@ import { loadConfig } from '../lib/config.js';
 import { type Db, withConnection } from '../lib/db.js';
 import { DatabaseError } from '../lib/errors.js';
 import { applyMigrations, readMigrations } from '../lib/migrate.js';
+import { serverAnswers } from './mariadb-server.js';
+import { ensurePrivateServer, type PrivateServer, runningPrivateServer } from './private-db.js';
 
+export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations/', import.meta.url));
-export const LOCAL_CREDENTIALS_FILE = fileURLToPath(new URL('../.local/credentials.json', import.meta.url));
+/** The local app user's connection limit when LOCAL_APP_MAX_USER_CONNECTIONS is not set. */
+export const DEFAULT_APP_MAX_USER_CONNECTIONS = 20;
 
-/** The environment of a local run: the shell's, with the local server's defaults filled in. */
+/** Where the local stack keeps its state: credentials, the private server, its build (`.local/`). */
+export function localStateDir(env: Env): string {
+  return resolve(REPO_ROOT, env.LOCAL_STATE_DIR ?? '.local');
+}
+
+export function credentialsFile(env: Env): string {
+  return join(localStateDir(env), 'credentials.json');
+}
+
+/** The local stack's ports: the API (HTTP_PORT, 3000) and serverless-offline's Lambda endpoint (LAMBDA_PORT, 3002). */
+export function localPorts(env: Env): { http: number; lambda: number } {
+  return { http: Number(env.HTTP_PORT ?? 3000), lambda: Number(env.LAMBDA_PORT ?? 3002) };
+}
+
+/**
+ * The environment of a local run: the shell's, with the local server's defaults filled in.
+ * LOCAL_DEFAULT_DB_PORT moves the default port (the tests use it to play "nothing listens on 3306").
+ */
 export function localEnv(env: Env): Env {
   return {
     DB_HOST: '127.0.0.1',
-    DB_PORT: '3306',
+    DB_PORT: env.LOCAL_DEFAULT_DB_PORT ?? '3306',
     DB_USER: 'root',
     DB_PASSWORD: '',
     DB_NAME: 'eclectyc_dev',
     STAGE: 'local',
     ...env,
   };
+}
+
+export type LocalDatabase = {
+  /** `env` with DB_HOST and DB_PORT pointing at the server to use. */
+  readonly env: Env;
+  /** One line saying which server this is and why. */
+  readonly where: string;
+  readonly privateServer?: PrivateServer;
+};
+
+/**
+ * Which server the local stack uses: DB_HOST/DB_PORT when the user set either; else the private
+ * server under the state dir when it runs; else the default (127.0.0.1:3306) when something answers
+ * there; else the private server, which `startPrivate` starts (or creates). Without a server binary, or without
+ * `startPrivate`, the default is returned and the connect fails with explainConnectFailure's line.
+ * See docs/design.md#private-database-server.
+ */
+export async function resolveLocalDatabase(
+  shellEnv: Env,
+  options: { startPrivate: boolean },
+): Promise<LocalDatabase> {
+  const env = localEnv(shellEnv);
+  const where = `${env.DB_HOST}:${env.DB_PORT}`;
+  if (!isBlank(shellEnv.DB_HOST) || !isBlank(shellEnv.DB_PORT)) {
+    return { env, where: `${where} (from DB_HOST/DB_PORT)` };
+  }
+  // A running private server wins, so every command keeps using the server the stack started on.
+  const stateDir = localStateDir(shellEnv);
+  let server = await runningPrivateServer(stateDir);
+  if (server === undefined) {
+    if (await serverAnswers(String(env.DB_HOST), Number(env.DB_PORT))) return { env, where };
+    if (options.startPrivate) server = await ensurePrivateServer(stateDir);
+  }
+  if (server === undefined) return { env, where };
+  const verb = { created: 'created and started', started: 'started', running: 'already running' }[
+    server.state
+  ];
+  return {
+    env: { ...env, DB_HOST: server.host, DB_PORT: String(server.port) },
+    where: `${server.host}:${server.port}, the private server (${verb}; data in ${server.dir}; npm run db:stop stops it)`,
+    privateServer: server,
+  };
+}
+
+/** The account that may create databases and users: LOCAL_ADMIN_USER/LOCAL_ADMIN_PASSWORD, else root. */
+export function localAdminConfig(env: Env): Config {
+  return loadConfig({
+    ...env,
+    DB_USER: env.LOCAL_ADMIN_USER ?? 'root',
+    DB_PASSWORD: env.LOCAL_ADMIN_PASSWORD ?? '',
+  });
+}
+
+function isBlank(value: string | undefined): boolean {
+  return value === undefined || value.trim() === '';
 }
 
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ECONNRESET']);
@@ -36,7 +113,7 @@ export function explainConnectFailure(error: unknown, config: Config): string | 
   if (!(error instanceof DatabaseError)) return undefined;
   const where = `${config.db.host}:${config.db.port}`;
   if (error.code !== undefined && UNREACHABLE_CODES.has(error.code)) {
-    return `No MySQL/MariaDB server answers at ${where} (${error.code}). Start it (e.g. "sudo service mariadb start" or "sudo systemctl start mysql") or point DB_HOST/DB_PORT at one.`;
+    return `No MySQL/MariaDB server answers at ${where} (${error.code}). Start one there, or install MariaDB (e.g. "sudo apt-get install mariadb-server") so npm start can run a private one, or point DB_HOST/DB_PORT at a running server.`;
   }
   if (error.errno === 1045) {
     return `The server at ${where} refused user "${config.db.user ?? ''}" (1045). Set LOCAL_ADMIN_USER and LOCAL_ADMIN_PASSWORD (npm start) or DB_USER and DB_PASSWORD (npm run migrate) to an account that can create databases and users.`;
@@ -62,10 +139,6 @@ export async function prepareDatabase(config: Config): Promise<number[]> {
   return withConnection(config.db, (db) => applyMigrations(db, migrations));
 }
 
-export function loadLocalConfig(env: Env): Config {
-  return loadConfig(localEnv(env));
-}
-
 export type LocalCredentials = {
   readonly appUser: string;
   readonly appPassword: string;
@@ -74,9 +147,19 @@ export type LocalCredentials = {
   readonly apiToken: string;
 };
 
+/** The local stack's credentials, or a one-line error saying to run npm start first. */
+export async function readCredentials(env: Env): Promise<LocalCredentials> {
+  const path = credentialsFile(env);
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as LocalCredentials;
+  } catch {
+    throw new Error(`No local credentials at ${path}: run npm start first.`);
+  }
+}
+
 /** Reads the local stack's credentials, creating them (random) on the first start. */
 export async function loadOrCreateCredentials(
-  path = LOCAL_CREDENTIALS_FILE,
+  path: string,
 ): Promise<{ credentials: LocalCredentials; created: boolean }> {
   try {
     return { credentials: JSON.parse(await readFile(path, 'utf8')) as LocalCredentials, created: false };
@@ -102,7 +185,7 @@ export function sha256Hex(text: string): string {
 /**
  * The whole local bootstrap, idempotent (a second run changes nothing): the database and its
  * migrations, the app user `WITH MAX_USER_CONNECTIONS` so the monitor has a real limit to measure, and
- * the monitor user with the grants the README documents. Runs as the admin account in `adminConfig`.
+ * the monitor user with the grants docs/operations.md#database-user-for-the-monitor documents. Runs as the admin account in `adminConfig`.
  */
 export async function prepareLocalStack(
   adminConfig: Config,
@@ -120,7 +203,7 @@ export async function prepareLocalStack(
     const mariadb = await isMariaDb(db);
     await ensureUser(db, appUser, credentials.appPassword, options.appMaxUserConnections, !appLogsIn);
     await db.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON \`${database}\`.* TO ?@'%'`, [appUser]);
-    // A small limit of its own keeps the monitor from ever becoming the problem (as the README advises).
+    // A small limit of its own: see docs/design.md#the-monitors-own-login.
     await ensureUser(db, monitorUser, credentials.monitorPassword, 2, !monitorLogsIn);
     // MariaDB calls it CONNECTION ADMIN, MySQL 8 CONNECTION_ADMIN: the right to KILL others' sessions.
     await db.query(`GRANT PROCESS, ${mariadb ? 'CONNECTION ADMIN' : 'CONNECTION_ADMIN'} ON *.* TO ?@'%'`, [

@@ -1,9 +1,10 @@
 // `npm run migrate`: applies pending migrations to DB_NAME (creating it when missing) with the
 // credentials in the environment (DB_USER/DB_PASSWORD or DB_SECRET_ID); local defaults otherwise.
 
-import { explainConnectFailure, loadLocalConfig, prepareDatabase } from './local-db.js';
+import { loadConfig } from '../lib/config.js';
+import { explainConnectFailure, prepareDatabase, resolveLocalDatabase } from './local-db.js';
 
-const config = loadLocalConfig(process.env);
+const config = loadConfig((await resolveLocalDatabase(process.env, { startPrivate: false })).env);
 try {
   const applied = await prepareDatabase(config);
   console.log(

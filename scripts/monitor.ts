@@ -30,6 +30,7 @@ import {
 import { parseSnapshot, serializeSnapshot } from '../lib/monitor/snapshot.js';
 import { resolveTargetUsers } from '../lib/monitor/target-users.js';
 import { sharedSecretCache } from '../lib/secrets.js';
+import { monitorEnv } from './monitor-env.js';
 
 const stderrAudit: AuditLog = {
   info: (message, fields) =>
@@ -45,10 +46,12 @@ try {
   } else if (options.fromSnapshot !== undefined) {
     printReport(await evaluateSnapshotFile(options.fromSnapshot, options), options, true);
   } else {
-    const monitor = loadConfig(monitorCliEnv(process.env, options)).monitor;
+    // No settings at all: the local stack's (docs/operations.md#npm-run-monitor).
+    const env = await monitorEnv(process.env);
+    const monitor = loadConfig(monitorCliEnv(env, options)).monitor;
     if (monitor === undefined)
       throw new ConfigError('MONITOR_DB_USER', 'set MONITOR_DB_USER (or DB_USER) to log in');
-    if (usesAppLogin(process.env)) {
+    if (usesAppLogin(env)) {
       process.stderr.write(
         'Note: no MONITOR_DB_USER; logging in as the app user, which fails once it is at its limit.\n',
       );

@@ -1,21 +1,16 @@
-// `npm run smoke`: the README quickstart as a script, against the stack `npm start` runs. Uploads every
+// `npm run smoke`: the README's five-minute tour as a script, against the stack `npm start` runs. Uploads every
 // example file, runs the processor and the monitor through serverless-offline's Lambda endpoint,
 // and checks jobs, readings and sites in the database. Any difference fails loudly (exit 1).
 
 import { readFile } from 'node:fs/promises';
 import type { RowDataPacket } from 'mysql2/promise';
-import { loadConfig } from '../lib/config.js';
 import { withConnection } from '../lib/db.js';
-import { LOCAL_CREDENTIALS_FILE, localEnv } from './local-db.js';
+import { localAdminConfig, localPorts, readCredentials, resolveLocalDatabase } from './local-db.js';
+import { invokeLocalFunction, type LocalFunction } from './local-lambda.js';
 
-const env = localEnv(process.env);
-const apiBase = env.SMOKE_API_URL ?? `http://localhost:${env.HTTP_PORT ?? '3000'}`;
-const lambdaBase = env.SMOKE_LAMBDA_URL ?? 'http://localhost:3002';
-const adminConfig = loadConfig({
-  ...env,
-  DB_USER: env.LOCAL_ADMIN_USER ?? 'root',
-  DB_PASSWORD: env.LOCAL_ADMIN_PASSWORD ?? '',
-});
+const { env } = await resolveLocalDatabase(process.env, { startPrivate: false });
+const apiBase = env.SMOKE_API_URL ?? `http://localhost:${localPorts(env).http}`;
+const adminConfig = localAdminConfig(env);
 
 type Case = {
   file: string;
@@ -68,28 +63,15 @@ async function api(
   return { status: response.status, headers: response.headers, body };
 }
 
-async function invoke(functionKey: string, event: unknown): Promise<Record<string, unknown>> {
-  const response = await fetch(
-    `${lambdaBase}/2015-03-31/functions/eclectyc-local-${functionKey}/invocations`,
-    {
-      method: 'POST',
-      body: JSON.stringify(event),
-    },
-  );
-  const body = (await response.json()) as Record<string, unknown>;
-  if (response.status !== 200 || 'errorMessage' in body) {
-    throw new Error(
-      `${functionKey} failed: ${response.status} ${String(body.errorType)} ${String(body.errorMessage)}`,
-    );
-  }
-  return body;
+function invoke(functionKey: LocalFunction, event: unknown): Promise<Record<string, unknown>> {
+  return invokeLocalFunction(env, functionKey, event);
 }
 
 let token = '';
 try {
-  token = (JSON.parse(await readFile(LOCAL_CREDENTIALS_FILE, 'utf8')) as { apiToken: string }).apiToken;
-} catch {
-  console.error(`No local credentials at ${LOCAL_CREDENTIALS_FILE}: run npm start first.`);
+  token = (await readCredentials(env)).apiToken;
+} catch (error) {
+  console.error(error instanceof Error ? error.message : String(error));
   process.exit(1);
 }
 

@@ -48,7 +48,10 @@ export const ACCEPTED_CONTENT_TYPES = [
   'application/octet-stream',
   'text/plain',
   'application/gzip',
+  'application/x-gzip',
 ];
+/** Accepted Content-Encoding values; none at all is accepted too. */
+export const ACCEPTED_CONTENT_ENCODINGS = ['gzip', 'x-gzip', 'identity'];
 const GZIP_CONTENT_TYPES = new Set(['application/gzip', 'application/x-gzip']);
 const HEAD_BYTES = 256 * 1024;
 const SCAN_CHUNK_BYTES = 1024 * 1024;
@@ -154,7 +157,7 @@ function parseContentType(value: string | undefined): boolean {
     `Content-Type must be one of: ${ACCEPTED_CONTENT_TYPES.join(', ')} (UTF-8)`,
     { accepted: ACCEPTED_CONTENT_TYPES },
   );
-  if (!ACCEPTED_CONTENT_TYPES.includes(mediaType) && !GZIP_CONTENT_TYPES.has(mediaType)) throw unsupported;
+  if (!ACCEPTED_CONTENT_TYPES.includes(mediaType)) throw unsupported;
   const charset = parameters.find((parameter) => parameter.startsWith('charset='))?.slice('charset='.length);
   if (charset !== undefined && !['utf-8', 'utf8', '"utf-8"', 'us-ascii'].includes(charset)) throw unsupported;
   return GZIP_CONTENT_TYPES.has(mediaType);
@@ -164,7 +167,13 @@ function parseContentEncoding(value: string | undefined): boolean {
   const encoding = (value ?? '').trim().toLowerCase();
   if (encoding === '' || encoding === 'identity') return false;
   if (encoding === 'gzip' || encoding === 'x-gzip') return true;
-  throw new HttpError(415, 'Content-Encoding must be gzip or absent', { accepted: ['gzip', 'identity'] });
+  throw new HttpError(
+    415,
+    `Content-Encoding must be one of: ${ACCEPTED_CONTENT_ENCODINGS.join(', ')}, or absent`,
+    {
+      accepted: ACCEPTED_CONTENT_ENCODINGS,
+    },
+  );
 }
 
 /**

@@ -283,7 +283,7 @@ function adviceSection(report: MonitorReport): string[] {
   }
   if (report.importQueue === null && report.importQueueSkipped !== 'not configured') {
     advice.push(
-      'Grant the monitor user SELECT on the app schema’s import_jobs to get the import queue numbers.',
+      'Check that DB_NAME names the app’s database, and grant the monitor user SELECT on its import_jobs to get the import queue numbers.',
     );
   }
   return advice.length === 0 ? [] : ['', 'Advice:', ...advice.map((line) => `  - ${line}`)];

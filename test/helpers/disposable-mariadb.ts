@@ -2,22 +2,24 @@
 // temp dir, listening on a free loopback port. Never the shared server. Runs as root in CI: the server
 // drops to the `mysql` user, so the temp dir is made traversable and the data dir belongs to mysql.
 
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { type Connection, createConnection, type RowDataPacket } from 'mysql2/promise';
+import type { Connection } from 'mysql2/promise';
+import {
+  connectRoot as connectRootAt,
+  dropAnonymousUsers,
+  findServerBinaries,
+  freePort,
+  LOOPBACK as HOST,
+  installDataDir,
+  serverArgs,
+} from '../../scripts/mariadb-server.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
-const run = promisify(execFile);
-const HOST = '127.0.0.1';
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 30_000;
-// Small InnoDB files make the install and each start take about a second instead of five.
-const SERVER_OPTIONS = ['--innodb-log-file-size=8M', '--innodb-buffer-pool-size=32M', '--skip-name-resolve'];
 
 export type DisposableTestDatabase = TestDatabase & {
   /** Opens a new root connection after a restart (the old one died with the server). */
@@ -43,25 +45,6 @@ export type DisposableMariaDb = {
   destroy(): Promise<void>;
 };
 
-function findBinary(names: readonly string[], dirs: readonly string[]): string {
-  for (const dir of dirs) {
-    for (const name of names) {
-      const path = join(dir, name);
-      if (existsSync(path)) return path;
-    }
-  }
-  throw new Error(`none of ${names.join(', ')} found in ${dirs.join(', ')}: install mariadb-server`);
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || address === null) throw new Error('no free port');
-  return address.port;
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -70,16 +53,14 @@ function sleep(ms: number): Promise<void> {
 export async function startDisposableMariaDb(
   options: { serverOptions?: readonly string[] } = {},
 ): Promise<DisposableMariaDb> {
-  const binDirs = ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin'];
-  const installDb = findBinary(['mariadb-install-db', 'mysql_install_db'], binDirs);
-  const serverBinary = findBinary(['mariadbd', 'mysqld'], binDirs);
-  const asRoot = process.getuid?.() === 0;
+  const found = findServerBinaries();
+  if (found === undefined) throw new Error('no mariadbd/mysqld on this machine: install mariadb-server');
+  const binaries = found;
   const baseDir = await mkdtemp(join(tmpdir(), 'eclectyc-mariadb-'));
   // The server runs as mysql when we are root: it must be able to reach its data dir inside ours.
   await chmod(baseDir, 0o755);
   const dataDir = join(baseDir, 'data');
   const errorLog = join(baseDir, 'error.log');
-  const userOption = asRoot ? ['--user=mysql'] : [];
   const port = await freePort();
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
@@ -87,35 +68,13 @@ export async function startDisposableMariaDb(
   const killOnExit = () => child?.kill('SIGKILL');
   process.once('exit', killOnExit);
 
-  const connectRoot = async (): Promise<Connection> => {
-    const connection = await createConnection({
-      host: HOST,
-      port,
-      user: 'root',
-      password: '',
-      connectTimeout: 1000,
-    });
-    // Restarts are the point here: an idle root connection losing its server must not crash the run.
-    connection.on('error', () => undefined);
-    return connection;
-  };
+  const connectRoot = (): Promise<Connection> => connectRootAt(port);
 
   async function start(): Promise<number> {
     const startedMs = Date.now();
     const spawned = spawn(
-      serverBinary,
-      [
-        '--no-defaults',
-        ...userOption,
-        `--datadir=${dataDir}`,
-        `--port=${port}`,
-        `--bind-address=${HOST}`,
-        `--socket=${join(dataDir, 'mariadb.sock')}`,
-        `--pid-file=${join(dataDir, 'mariadb.pid')}`,
-        `--log-error=${errorLog}`,
-        ...SERVER_OPTIONS,
-        ...(options.serverOptions ?? []),
-      ],
+      binaries.server,
+      serverArgs({ dataDir, port, errorLog, extra: options.serverOptions ?? [] }),
       { stdio: 'ignore' },
     );
     child = spawned;
@@ -153,21 +112,12 @@ export async function startDisposableMariaDb(
   }
 
   const installStartedMs = Date.now();
-  await run(installDb, [
-    '--no-defaults',
-    ...userOption,
-    `--datadir=${dataDir}`,
-    '--auth-root-authentication-method=normal',
-    '--skip-test-db',
-    ...SERVER_OPTIONS,
-  ]);
+  await installDataDir(binaries, dataDir);
   const installMs = Date.now() - installStartedMs;
   const startMs = await start();
-  // Anonymous accounts (''@localhost) would shadow 'app'@'%' logins from localhost with error 1045.
   const root = await connectRoot();
   try {
-    const [anonymous] = await root.query<RowDataPacket[]>("SELECT Host FROM mysql.user WHERE User = ''");
-    for (const row of anonymous) await root.query("DROP USER ''@?", [String(row.Host)]);
+    await dropAnonymousUsers(root);
   } finally {
     await root.end();
   }

@@ -61,7 +61,7 @@ export async function createTestUser(
   };
 }
 
-/** The grants the README asks for (MariaDB), with SELECT on the test schema's import_jobs when named. */
+/** The grants docs/operations.md#database-user-for-the-monitor asks for (MariaDB), with SELECT on the test schema's import_jobs when named. */
 export function monitorGrants(options: { connectionAdmin: boolean; importSchema?: string }): string[] {
   const global = options.connectionAdmin ? 'PROCESS, CONNECTION ADMIN' : 'PROCESS';
   return [

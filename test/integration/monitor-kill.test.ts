@@ -42,7 +42,7 @@ beforeAll(async () => {
   await migrate(testDb);
   monitorUser = await createTestUser(testDb.admin, 'mon', [
     ...monitorGrants({ connectionAdmin: true, importSchema: testDb.name }),
-    // A limit of its own, as the README advises: the session value of @@max_user_connections is then 3.
+    // A limit of its own (docs/design.md#the-monitors-own-login): the session value of @@max_user_connections is then 3.
     `ALTER USER ?@'%' WITH MAX_USER_CONNECTIONS 3`,
   ]);
   // May see every session but not kill them (1095), and may not read import_jobs.

@@ -9,6 +9,7 @@ import { createProcessImportsHandler } from '../../functions/process-imports.js'
 import { hashToken } from '../../lib/auth.js';
 import type { HttpResponse } from '../../lib/http.js';
 import { importJobRoutes } from '../../lib/imports/job-routes.js';
+import { ACCEPTED_CONTENT_ENCODINGS, ACCEPTED_CONTENT_TYPES } from '../../lib/imports/upload.js';
 import { logger } from '../../lib/logger.js';
 import { importUploadRoutes } from '../../lib/storage/upload-routes.js';
 import { AUTH, apiHandler, bodyOf, migrate, seedJob, TOKEN, utc } from '../helpers/api.js';
@@ -22,6 +23,7 @@ import {
   exercisedResponses,
   methodsOf,
   OPENAPI_PATH,
+  openApi,
   validateResponse,
 } from '../helpers/openapi.js';
 import { proveSessionAccounting } from '../helpers/session-accounting.js';
@@ -172,6 +174,18 @@ describe('openapi.yaml', () => {
     await exchange('/api/import/jobs/{batchId}/retry', httpEvent('PUT', `${jobPath}/retry`), 405);
     await exchange('/api/import/uploads', httpEvent('GET', '/api/import/uploads'), 405);
     expect(methodsOf('/api/import/jobs').sort()).toEqual(['GET', 'POST']);
+  });
+
+  it('lists exactly the media types and encodings the upload accepts, as its 415 messages name them', () => {
+    const upload = (openApi.paths as Record<string, Record<string, Record<string, unknown>>>)[
+      '/api/import/jobs'
+    ]?.post as {
+      requestBody: { content: object };
+      parameters: Array<{ name: string; schema?: { enum?: string[] } }>;
+    };
+    expect(Object.keys(upload.requestBody.content).sort()).toEqual([...ACCEPTED_CONTENT_TYPES].sort());
+    const encoding = upload.parameters.find((parameter) => parameter.name === 'Content-Encoding');
+    expect(encoding?.schema?.enum?.slice().sort()).toEqual([...ACCEPTED_CONTENT_ENCODINGS].sort());
   });
 
   it('answers a path it does not declare with the RouteNotFound 404', async () => {

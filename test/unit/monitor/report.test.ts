@@ -223,7 +223,7 @@ describe('formatReport', () => {
         '  - Look for timed-out or failing invocations (Lambda Errors and Duration): a frozen environment keeps its session until wait_timeout ends it.',
         '  - If the load really needs more connections than the budget, put RDS Proxy in front of the database instead of raising the limit.',
         '  - Grant the monitor user CONNECTION ADMIN (MariaDB) or CONNECTION_ADMIN (MySQL 8); on Amazon RDS grant EXECUTE on mysql.rds_kill.',
-        '  - Grant the monitor user SELECT on the app schema’s import_jobs to get the import queue numbers.',
+        '  - Check that DB_NAME names the app’s database, and grant the monitor user SELECT on its import_jobs to get the import queue numbers.',
         '',
       ].join('\n'),
     );
