@@ -16,6 +16,7 @@ import {
   parseSiteType,
   parseText,
   parseTime,
+  parseTimestamp,
   parseUnit,
   quoteValue,
   scaleDecimal,
@@ -34,6 +35,14 @@ describe('parseDate', () => {
     ['31/12/2100', '2100-12-31'],
     ['2024-11-09T00:00:00Z', '2024-11-09'],
     ['09/11/2024 00:00', '2024-11-09'],
+    ['09/11/24', '2024-11-09'],
+    ['26/10/25', '2025-10-26'],
+    ['26-Oct-2025', '2025-10-26'],
+    ['26 Oct 2025', '2025-10-26'],
+    ['30-mar-25', '2025-03-30'],
+    ['1 September 2025', '2025-09-01'],
+    ['1-Sept-2025', '2025-09-01'],
+    ['26-Oct-2025 00:00', '2025-10-26'],
   ])('reads %j day first as %s', (text, expected) => {
     expect(parseDate(text)).toEqual({ ok: true, value: expected });
   });
@@ -51,8 +60,13 @@ describe('parseDate', () => {
     ['01/01/2101'],
     [''],
     ['tomorrow'],
-    ['09/11/24'],
     ['09/11-2024'],
+    ['30/02/25'],
+    ['09-11-24'],
+    ['26-Oct 2025'],
+    ['26-Okt-2025'],
+    ['31-Sep-2025'],
+    ['26-Oct-202'],
     ['09/11/2024 00:30'],
     ['2024-11-09T12:00:00'],
     ['45605'],
@@ -63,6 +77,42 @@ describe('parseDate', () => {
   it('names the impossible date in its reason', () => {
     expect(parseDate('31/02/2024')).toEqual({ ok: false, reason: 'Impossible date "31/02/2024"' });
   });
+});
+
+describe('parseTimestamp', () => {
+  it.each([
+    ['2025-10-26T01:00:00+01:00', '2025-10-26', 1, 0, 60],
+    ['2025-10-26T01:00:00+00:00', '2025-10-26', 1, 0, 0],
+    ['2025-10-26T01:00:00Z', '2025-10-26', 1, 0, 0],
+    ['2025-10-26T01:00:00.000Z', '2025-10-26', 1, 0, 0],
+    ['2025-10-26 01:30 +0100', '2025-10-26', 1, 30, 60],
+    ['2025-07-01T09:00:00-05', '2025-07-01', 9, 0, -300],
+    ['26/10/2025 01:30:00Z', '2025-10-26', 1, 30, 0],
+    ['2025-10-26 01:30:00', '2025-10-26', 1, 30, null],
+    ['26-Oct-2025 01:30', '2025-10-26', 1, 30, null],
+    ['26 Oct 2025 01:30', '2025-10-26', 1, 30, null],
+    ['26-10-2025 01:30', '2025-10-26', 1, 30, null],
+    ['26/10/25 23:30', '2025-10-26', 23, 30, null],
+  ])('reads %j with its offset', (text, date, hour, minute, offsetMinutes) => {
+    expect(parseTimestamp(text)).toEqual({
+      ok: true,
+      value: { date, time: { hour, minute, second: 0 }, offsetMinutes },
+    });
+  });
+
+  it('does not mistake a day-first year for an offset', () => {
+    expect(parseTimestamp('26-10-2025')).toEqual({
+      ok: true,
+      value: { date: '2025-10-26', time: { hour: 0, minute: 0, second: 0 }, offsetMinutes: null },
+    });
+  });
+
+  it.each(['2025-10-26T01:00:00+15:00', '2025-10-26T01:00:00+01:60', '2025-10-26T25:00:00Z', 'Z', '+01:00'])(
+    'rejects %j',
+    (text) => {
+      expect(parseTimestamp(text).ok).toBe(false);
+    },
+  );
 });
 
 describe('parseDateTime', () => {
