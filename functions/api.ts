@@ -6,6 +6,7 @@ import { healthResponse } from '../lib/health/report.js';
 import { createRouter, errorResponse, type HttpResponse, parseRequest, withCors } from '../lib/http.js';
 import { importJobRoutes, type RequestContext } from '../lib/imports/job-routes.js';
 import { logger } from '../lib/logger.js';
+import { readingRoutes } from '../lib/readings/reading-routes.js';
 import { type SecretCache, sharedSecretCache } from '../lib/secrets.js';
 
 export function createApiHandler(config: Config, options: { secrets?: SecretCache } = {}) {
@@ -23,6 +24,7 @@ export function createApiHandler(config: Config, options: { secrets?: SecretCach
   const route = createRouter<RequestContext>([
     { method: 'GET', pattern: '/api/health', handle: (_request, { runWithDb }) => healthResponse(runWithDb) },
     ...importJobRoutes({ authenticate: authenticator.authenticate, limits: config.api }),
+    ...readingRoutes({ authenticate: authenticator.authenticate }),
   ]);
   return async (event: APIGatewayProxyEventV2, context: Context): Promise<HttpResponse> => {
     const request = parseRequest(event);

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { datesOfYear, HALF_HOURLY_LAYOUTS, halfHoursOf, writeLayoutFile } from '../../../helpers/layout-files.js';
+import {
+  datesOfYear,
+  HALF_HOURLY_LAYOUTS,
+  halfHoursOf,
+  writeLayoutFile,
+} from '../../../helpers/layout-files.js';
 import { importText } from './import-text.js';
 
 describe('a year of one meter in every half-hourly layout', () => {
