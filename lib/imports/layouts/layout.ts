@@ -4,6 +4,7 @@
 import type { AmbiguousTimeTracker } from '../../time/wall-clock.js';
 import {
   type ColumnMapping,
+  describeHeader,
   describeHeaders,
   FileFormatError,
   type FileFormatErrorCode,
@@ -103,12 +104,18 @@ export function miss(reason: string, code: FileFormatErrorCode = 'unknown-layout
  * what the file's header row held, for the API to show (422; an unknown `format` name is a 400).
  */
 export class LayoutError extends FileFormatError {
+  /** The header row as shown to a caller: at most 50 headers, each cleaned and cut to 40 characters. */
+  readonly headers: readonly string[];
+
   constructor(
     code: FileFormatErrorCode,
     message: string,
-    readonly headers: readonly string[],
+    headers: readonly string[],
     readonly statusCode: 400 | 422 = 422,
   ) {
     super(code, headers.length === 0 ? message : `${message}. Headers detected: ${describeHeaders(headers)}`);
+    this.headers = headers.slice(0, MAX_HEADERS_SHOWN).map(describeHeader);
   }
 }
+
+const MAX_HEADERS_SHOWN = 50;

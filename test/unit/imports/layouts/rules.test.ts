@@ -398,3 +398,18 @@ describe('Octopus rows', () => {
     expect(outcome.errors).toEqual(['Row 1: Start and End are not half an hour apart']);
   });
 });
+
+describe('LayoutError headers', () => {
+  it('keeps at most 50 headers, cleaned and cut, however wide or hostile the header row', () => {
+    const headers = [
+      `\ufeff${'x'.repeat(5000)}`,
+      'a\u0000b',
+      ...Array.from({ length: 998 }, (_, i) => `c${i}`),
+    ];
+    const error = layoutError(() => resolveLayout('hh', headers));
+    expect(error.headers).toHaveLength(50);
+    expect(error.headers[0]).toBe(`${'x'.repeat(40)}…`);
+    expect(error.headers[1]).toBe('a b');
+    expect(error.message.length).toBeLessThan(3000);
+  });
+});
