@@ -265,6 +265,8 @@ export type Timestamp = LocalDateTime & { offsetMinutes: number | null };
  */
 export function parseTimestamp(text: string): Parsed<Timestamp> {
   const trimmed = text.trim();
+  const fast = parseCanonicalTimestamp(trimmed);
+  if (fast !== null) return fast;
   const zone = TRAILING_ZONE.exec(trimmed);
   if (zone === null) {
     const local = parseDateTime(trimmed);
@@ -277,11 +279,36 @@ export function parseTimestamp(text: string): Parsed<Timestamp> {
     if (hours > 14 || minutes > 59 || hours * 60 + minutes > 840) {
       return fail(`Invalid offset in date-time ${quoteValue(trimmed)}`);
     }
-    offsetMinutes = (zone[3] === '-' ? -1 : 1) * (hours * 60 + minutes);
+    offsetMinutes = zone[3] === '-' ? 0 - (hours * 60 + minutes) || 0 : hours * 60 + minutes;
   }
   const local = parseDateTime(zone[1] ?? '');
   if (!local.ok) return fail(`Invalid date-time ${quoteValue(trimmed)}`);
   return ok({ ...local.value, offsetMinutes });
+}
+
+/**
+ * The hot path of parseTimestamp, without a regex: a canonical date-time (see parseCanonicalDateTime)
+ * alone, or followed by `Z` or `±hh:mm`. Null means "not exactly this shape".
+ */
+function parseCanonicalTimestamp(text: string): Parsed<Timestamp> | null {
+  const length = text.length;
+  let offsetMinutes: number | null = null;
+  let local = text;
+  if (length === 20 && (text.charCodeAt(19) === 90 || text.charCodeAt(19) === 122)) {
+    offsetMinutes = 0;
+    local = text.slice(0, 19);
+  } else if (length === 25 && text.charCodeAt(22) === 58) {
+    const sign = text.charCodeAt(19);
+    const hours = digitsAt(text, 20, 22);
+    const minutes = digitsAt(text, 23, 25);
+    if ((sign !== 43 && sign !== 45) || hours < 0 || hours > 14 || minutes < 0 || minutes > 59) return null;
+    if (hours * 60 + minutes > 840) return null;
+    offsetMinutes = sign === 45 ? 0 - (hours * 60 + minutes) || 0 : hours * 60 + minutes;
+    local = text.slice(0, 19);
+  }
+  const parsed = parseCanonicalDateTime(local);
+  if (parsed === null || !parsed.ok) return parsed;
+  return ok({ date: parsed.value.date, time: parsed.value.time, offsetMinutes });
 }
 
 /** Digits at [start, end) as a number, or -1 if any is not an ASCII digit. */

@@ -143,6 +143,7 @@ function buildDay(dayNumber: number, year: number): SettlementDay {
 const MAX_CACHED_DAYS = 50_000;
 const daysByText = new Map<string, SettlementDay>();
 const daysByNumber = new Map<number, SettlementDay>();
+let lastDay: SettlementDay | undefined;
 
 function remember(day: SettlementDay): SettlementDay {
   if (daysByNumber.size >= MAX_CACHED_DAYS) {
@@ -156,8 +157,13 @@ function remember(day: SettlementDay): SettlementDay {
 
 /** The settlement day of a `YYYY-MM-DD` date, or null when it is not a real date in 1996..2100. */
 export function settlementDay(date: string): SettlementDay | null {
+  // Files list a day's readings together: the last day asked for is the usual answer.
+  if (date === lastDay?.date) return lastDay;
   const cached = daysByText.get(date);
-  if (cached !== undefined) return cached;
+  if (cached !== undefined) {
+    lastDay = cached;
+    return cached;
+  }
   const match = DATE_TEXT.exec(date);
   if (match === null) return null;
   const year = Number(match[1]);

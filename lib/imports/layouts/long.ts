@@ -69,9 +69,16 @@ export function placeTimestamp(
   }
   // UK offsets are whole hours, so rounding the wall-clock time down to its half-hour first is exact.
   const resolution = resolveLocalTime(day, Math.floor(msOfDay / PERIOD_MS) * PERIOD_MS);
-  const instant = tracker.resolve(meterCode.toUpperCase(), resolution);
-  if (!instant.ok) return instant;
-  const period = (instant.utcMs - day.midnightUtcMs) / PERIOD_MS + 1;
+  let utcMs: number;
+  if (resolution.kind === 'unique') {
+    utcMs = resolution.utcMs;
+  } else {
+    // Meter codes compare case-insensitively, as the meters table does.
+    const instant = tracker.resolve(meterCode.toUpperCase(), resolution);
+    if (!instant.ok) return instant;
+    utcMs = instant.utcMs;
+  }
+  const period = (utcMs - day.midnightUtcMs) / PERIOD_MS + 1;
   return { ok: true, value: { settlementDate: day.date, period, startUtcMs: periodStartUtcMs(day, period) } };
 }
 
