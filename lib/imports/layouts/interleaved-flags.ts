@@ -34,14 +34,15 @@ export type FlagColumns =
 
 /**
  * Flags are all or nothing: either every value column is followed by a flag column, or none is. Some
- * with and some without is refused, since a value could then take the wrong flag.
+ * (two or more) with and some without is refused, since a value could then take the wrong flag.
  */
 export function findFlagColumns(scan: HeaderScan, valueColumns: readonly number[]): FlagColumns {
   const flagOf = new Map<number, number>();
   for (const index of valueColumns) {
     if (isFlagHeader(scan, index + 1, index)) flagOf.set(index, index + 1);
   }
-  if (flagOf.size === 0) return { kind: 'none' };
+  // One flag-like column after the last value is the row's own type column (`HH48,Status`), not flags.
+  if (flagOf.size === 0 || (flagOf.size === 1 && valueColumns.length > 1)) return { kind: 'none' };
   if (flagOf.size === valueColumns.length) return { kind: 'interleaved', flagOf };
   const without = valueColumns.find((index) => !flagOf.has(index));
   const header = without === undefined ? '' : (scan.raw[without] ?? '').trim();

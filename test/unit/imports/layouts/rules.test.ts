@@ -140,6 +140,13 @@ describe('registry', () => {
     expect(layoutError(() => resolveLayout('hh', headers)).message).toContain(reason);
   });
 
+  it('reads one type column after the last value as the row’s type, not as flags', () => {
+    const text = `${['MPAN', 'Date', ...HH(48), 'Status'].join(',')}\n${row({ 0: 'M1', 1: '01/06/2025', 2: '1', 50: 'E' }, 51)}\n`;
+    const outcome = importText(text);
+    expect(outcome.name).toBe('hh-matrix');
+    expect(outcome.readings.map((r) => r.type)).toEqual(['estimated']);
+  });
+
   it('refuses flags on only some value columns', () => {
     const headers = ['MPAN', 'Date', ...HH(48).flatMap((h, i) => (i < 10 ? [h, 'Type'] : [h]))];
     expect(layoutError(() => resolveLayout('hh', headers)).message).toContain(
