@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withConnection } from '../../lib/db.js';
-import { applyMigrations, readMigrations } from '../../lib/migrate.js';
+import { applyMigrations, readMigrations, splitStatements } from '../../lib/migrate.js';
 import { formatUtcSql, PERIOD_MS, settlementDay } from '../../lib/time/settlement-calendar.js';
 import { resolveLocalTime } from '../../lib/time/wall-clock.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -206,5 +206,74 @@ describe('migration 003_reading_instants', () => {
     );
     expect(tables.map((row) => row.TABLE_NAME)).toEqual(['meter_readings', 'meter_readings_unplaced']);
     expect(await testDb.waitForSessions(0)).toBe(0);
+  });
+});
+
+describe('migration 003 after a run that stopped before its RENAME', () => {
+  let partial: TestDatabase;
+
+  beforeAll(async () => {
+    partial = await createTestDatabase();
+  });
+
+  afterAll(async () => {
+    await partial.drop();
+  });
+
+  it('completes from the left-over copy tables with every row once and right', async () => {
+    const migrations = await readMigrations(MIGRATIONS_DIR);
+    await withConnection(partial.config().db, (db) =>
+      applyMigrations(
+        db,
+        migrations.filter((migration) => migration.version < 3),
+      ),
+    );
+    await partial.admin.query(`USE \`${partial.name}\``);
+    await partial.admin.query("INSERT INTO meters (id, mpan) VALUES (1, 'E1')");
+    await partial.admin.query(
+      `INSERT INTO meter_readings
+         (meter_id, reading_interval, reading_date, reading_time, period_number, reading_value, reading_type)
+       VALUES (1, 'hh', '2025-10-26', '01:30:00', 4, 7, 'actual'),
+              (1, 'hh', '2025-03-30', '01:30:00', 4, 8, 'actual'),
+              (1, 'daily', '2025-07-01', '00:00:00', NULL, 9, 'estimated')`,
+    );
+    // What an interrupted first attempt leaves: both copy tables, one holding a stale value.
+    const statements = splitStatements(migrations.find((migration) => migration.version === 3)?.sql ?? '');
+    const creates = statements.filter((statement) => statement.startsWith('CREATE TABLE'));
+    expect(creates).toHaveLength(2);
+    for (const create of creates) await partial.admin.query(create);
+    await partial.admin.query(
+      `INSERT INTO meter_readings_003 (meter_id, reading_interval, start_utc, settlement_date, period_number, reading_value)
+       VALUES (1, 'hh', '2025-10-26 00:30:00', '2025-10-26', 4, 1)`,
+    );
+
+    const applied = await withConnection(partial.config().db, (db) => applyMigrations(db, migrations));
+
+    expect(applied).toContain(3);
+    const [rows] = await partial.admin.query<RowDataPacket[]>(
+      `SELECT reading_interval, DATE_FORMAT(start_utc, '%Y-%m-%d %H:%i:%s') AS start_utc, period_number,
+              reading_value, reading_type FROM meter_readings ORDER BY start_utc`,
+    );
+    expect(rows).toEqual([
+      {
+        reading_interval: 'daily',
+        start_utc: '2025-06-30 23:00:00',
+        period_number: null,
+        reading_value: '9.0000',
+        reading_type: 'estimated',
+      },
+      {
+        reading_interval: 'hh',
+        start_utc: '2025-10-26 00:30:00',
+        period_number: 4,
+        reading_value: '7.0000',
+        reading_type: 'actual',
+      },
+    ]);
+    const [unplaced] = await partial.admin.query<RowDataPacket[]>(
+      'SELECT COUNT(*) AS n FROM meter_readings_unplaced',
+    );
+    expect(Number(unplaced[0]?.n)).toBe(1);
+    expect(await partial.waitForSessions(0)).toBe(0);
   });
 });
