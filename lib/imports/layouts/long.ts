@@ -3,9 +3,11 @@
 // London wall-clock time, unless the header says UTC (`Date (UTC)`, `ReadDateTime_UTC`).
 
 import {
+  DAY_MS,
   PERIOD_MS,
   periodStartUtcMs,
   settlementDay,
+  settlementDayByNumber,
   settlementPeriodAt,
 } from '../../time/settlement-calendar.js';
 import { type AmbiguousTimeTracker, instantAtOffset, resolveLocalTime } from '../../time/wall-clock.js';
@@ -35,6 +37,7 @@ import {
   VALUE_ALIASES,
 } from './headers.js';
 import { type LayoutDefinition, type LayoutMiss, miss, type ReadingLayoutPlan } from './layout.js';
+import type { LabelEnd } from './time-labelled.js';
 
 /** Where an instant falls: its settlement date, period and the period's start. */
 export type PlacedInstant = {
@@ -53,11 +56,21 @@ export function placeTimestamp(
   basis: TimeBasis | null,
   meterCode: string,
   tracker: AmbiguousTimeTracker,
+  label: LabelEnd = 'start',
 ): Parsed<PlacedInstant> {
-  const day = settlementDay(timestamp.date);
+  let day = settlementDay(timestamp.date);
   if (day === null) return { ok: false, reason: `Date ${timestamp.date} is outside 1996–2100` };
   const { hour, minute, second } = timestamp.time;
-  const msOfDay = ((hour * 60 + minute) * 60 + second) * 1000;
+  let msOfDay = ((hour * 60 + minute) * 60 + second) * 1000;
+  if (label === 'end') {
+    // The interval starts half an hour before its end label, as wall-clock (see time-labelled.ts).
+    msOfDay -= PERIOD_MS;
+    if (msOfDay < 0) {
+      day = settlementDayByNumber(day.dayNumber - 1);
+      if (day === null) return { ok: false, reason: `Date ${timestamp.date} is outside 1996–2100` };
+      msOfDay += DAY_MS;
+    }
+  }
   const offsetMinutes = timestamp.offsetMinutes ?? (basis === 'utc' ? 0 : null);
   if (offsetMinutes !== null) {
     const placed = settlementPeriodAt(instantAtOffset(day, msOfDay, offsetMinutes));
@@ -82,35 +95,72 @@ export function placeTimestamp(
   return { ok: true, value: { settlementDate: day.date, period, startUtcMs: periodStartUtcMs(day, period) } };
 }
 
-type TimestampColumns =
-  | { readonly kind: 'datetime'; readonly datetime: number; readonly basis: TimeBasis | null }
-  | {
-      readonly kind: 'date-and-time';
-      readonly date: number;
-      readonly time: number;
-      readonly basis: TimeBasis | null;
-    };
+type TimestampColumns = (
+  | { readonly kind: 'datetime'; readonly datetime: number }
+  | { readonly kind: 'date-and-time'; readonly date: number; readonly time: number }
+) & { readonly basis: TimeBasis | null; readonly label: LabelEnd };
+
+/** Headers that say the time is the interval's end (`Interval End`, `End Time`). */
+const END_DATETIME_ALIASES: readonly string[] = ['enddatetime', 'intervalend', 'periodend', 'readingend'];
+const END_TIME_ALIASES: readonly string[] = ['endtime', 'intervalendtime', 'periodendtime'];
 
 function findTimestampColumns(scan: HeaderScan): TimestampColumns | null {
   const datetime = findColumnWithBasis(scan, DATETIME_ALIASES);
-  if (datetime !== null) return { kind: 'datetime', datetime: datetime.index, basis: datetime.basis };
+  if (datetime !== null)
+    return { kind: 'datetime', datetime: datetime.index, basis: datetime.basis, label: 'start' };
+  const endDatetime = findColumnWithBasis(scan, END_DATETIME_ALIASES);
+  if (endDatetime !== null) {
+    return { kind: 'datetime', datetime: endDatetime.index, basis: endDatetime.basis, label: 'end' };
+  }
   const date = findColumnWithBasis(scan, DATE_ALIASES);
   if (date === null) return null;
   const time = findColumnWithBasis(scan, TIME_ALIASES);
-  if (time !== null) {
-    return { kind: 'date-and-time', date: date.index, time: time.index, basis: date.basis ?? time.basis };
+  const endTime = time === null ? findColumnWithBasis(scan, END_TIME_ALIASES) : null;
+  const clock = time ?? endTime;
+  if (clock !== null) {
+    return {
+      kind: 'date-and-time',
+      date: date.index,
+      time: clock.index,
+      basis: date.basis ?? clock.basis,
+      label: endTime === null ? 'start' : 'end',
+    };
   }
   // `Date (UTC)` alone, in a half-hourly file, holds date-times: its header states their basis.
-  if (date.basis !== null) return { kind: 'datetime', datetime: date.index, basis: date.basis };
+  if (date.basis !== null)
+    return { kind: 'datetime', datetime: date.index, basis: date.basis, label: 'start' };
   return null;
 }
 
+/** `24:00` ends a day; only an end label may say it (`2025-10-26 24:00`, `…T24:00:00Z`). */
+const DAY_END = /([ T])24:00(?::00)?(?=$|\s*(?:Z|[+-]\d))/i;
+
+function readEndOfDay(text: string, read: (text: string) => Parsed<Timestamp>): Parsed<Timestamp> {
+  const trimmed = text.trim();
+  if (!DAY_END.test(trimmed)) return read(trimmed);
+  const parsed = read(trimmed.replace(DAY_END, '$100:00'));
+  if (!parsed.ok) return parsed;
+  return { ok: true, value: { ...parsed.value, time: { hour: 24, minute: 0, second: 0 } } };
+}
+
 function timestampReader(columns: TimestampColumns): (fields: readonly string[]) => Parsed<Timestamp> {
-  if (columns.kind === 'datetime') return (fields) => parseTimestamp(cell(fields, columns.datetime));
+  const isEnd = columns.label === 'end';
+  if (columns.kind === 'datetime') {
+    return isEnd
+      ? (fields) => readEndOfDay(cell(fields, columns.datetime), parseTimestamp)
+      : (fields) => parseTimestamp(cell(fields, columns.datetime));
+  }
   return (fields) => {
     const date = parseDate(cell(fields, columns.date));
     if (!date.ok) return date;
-    const time = parseTimeOfDay(cell(fields, columns.time));
+    const timeText = cell(fields, columns.time);
+    if (isEnd && /^\s*24:00(:00)?\s*$/.test(timeText)) {
+      return {
+        ok: true,
+        value: { date: date.value, time: { hour: 24, minute: 0, second: 0 }, offsetMinutes: null },
+      };
+    }
+    const time = parseTimeOfDay(timeText);
     if (!time.ok) return time;
     return { ok: true, value: { date: date.value, time: time.value, offsetMinutes: null } };
   };
@@ -136,6 +186,8 @@ function planLong(headers: readonly string[]): ReadingLayoutPlan | LayoutMiss {
     unit,
     reading_type: readingType,
   });
+  if (timestamp.label === 'end')
+    columnMapping.time_label = 'interval end (the reading starts 30 minutes earlier)';
   columnMapping.time_basis =
     timestamp.basis === 'utc'
       ? 'UTC unless a value has an offset'
@@ -161,7 +213,13 @@ function planLong(headers: readonly string[]): ReadingLayoutPlan | LayoutMiss {
         if (!context.ok) return rowError(context.reason);
         const kwh = parseReadingKwh(valueText, context.value.unit);
         if (!kwh.ok) return rowError(kwh.reason);
-        const placed = placeTimestamp(when.value, timestamp.basis, meterResult.value, tracker);
+        const placed = placeTimestamp(
+          when.value,
+          timestamp.basis,
+          meterResult.value,
+          tracker,
+          timestamp.label,
+        );
         if (!placed.ok) return rowError(placed.reason);
         return {
           kind: 'rows',

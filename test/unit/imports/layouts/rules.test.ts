@@ -343,6 +343,31 @@ describe('long rows', () => {
     expect(outcome.readings.map((r) => iso(r.startUtcMs))).toEqual([start]);
   });
 
+  it.each([
+    ['MPAN,Interval End,kWh', 'M1,2025-10-26 00:30,1', '2025-10-26', 1, '2025-10-25T23:00:00Z'],
+    ['MPAN,Interval End,kWh', 'M1,2025-10-26 24:00,1', '2025-10-26', 50, '2025-10-26T23:30:00Z'],
+    ['MPAN,Interval End,kWh', 'M1,2025-10-26 00:00,1', '2025-10-25', 48, '2025-10-25T22:30:00Z'],
+    ['MPAN,Interval End,kWh', 'M1,2025-10-26T24:00:00Z,1', '2025-10-26', 50, '2025-10-26T23:30:00Z'],
+    ['MPAN,Interval End,kWh', 'M1,2025-10-26T01:00:00+00:00,1', '2025-10-26', 4, '2025-10-26T00:30:00Z'],
+    ['MPAN,Date,End Time,kWh', 'M1,30/03/2025,24:00,1', '2025-03-30', 46, '2025-03-30T22:30:00Z'],
+    ['MPAN,Date,End Time,kWh', 'M1,30/03/2025,02:30,1', '2025-03-30', 3, '2025-03-30T01:00:00Z'],
+  ])('reads %s as end-labelled: %s starts in %s period %i at %s', (head, line, date, period, start) => {
+    const outcome = importText(`${head}\n${line}\n`);
+    expect(outcome.errors).toEqual([]);
+    expect(outcome.readings.map((r) => [r.settlementDate, r.period, iso(r.startUtcMs)])).toEqual([
+      [date, period, start],
+    ]);
+  });
+
+  it('refuses an end label whose start falls in the spring gap, and 24:00 in a start-labelled column', () => {
+    expect(importText('MPAN,Date,End Time,kWh\nM1,30/03/2025,02:00,1\n').errors[0]).toMatch(
+      /Local time 2025-03-30 01:30 does not exist/,
+    );
+    expect(importText('MPAN,Date,Time,kWh\nM1,30/03/2025,24:00,1\n').errors).toEqual([
+      'Row 1: Invalid reading timestamp: Invalid time "24:00"',
+    ]);
+  });
+
   it('rounds a time inside a half-hour down to its start', () => {
     const outcome = importText(`${header}\nM1,2025-10-26 02:44:10,1\n`);
     expect(outcome.readings.map((r) => [r.period, iso(r.startUtcMs)])).toEqual([[8, '2025-10-26T02:30:00Z']]);
