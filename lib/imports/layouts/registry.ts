@@ -2,6 +2,7 @@
 // fit (or the one the caller names with `format`); none or several is a LayoutError showing the
 // headers, never a guess. Also settles where the meter comes from: a file column or the request.
 
+import { type CsvReaderOptions, parseCsvText } from '../csv-reader.js';
 import { noHeaderError } from '../formats.js';
 import type { ImportType } from '../job.js';
 import { parseMeterCode } from '../values.js';
@@ -170,4 +171,20 @@ export function resolveLayout(
     );
   }
   return plan;
+}
+
+/**
+ * Upload-time check: the layout of a file from its first bytes (`isTruncated` when that is only a
+ * prefix, so an unfinished last line is ignored), or a LayoutError / CsvFormatError to answer before
+ * anything is queued.
+ */
+export function resolveLayoutFromHead(
+  importType: ImportType,
+  head: string | Uint8Array,
+  options: CsvReaderOptions & { isTruncated: boolean } & ResolveOptions,
+): LayoutPlan {
+  const { records } = parseCsvText(head, options);
+  const header = records[0];
+  if (header === undefined) throw noHeaderError();
+  return resolveLayout(importType, header.fields, options);
 }

@@ -8,6 +8,7 @@ import {
   parseFormatName,
   parseMeterParameter,
   resolveLayout,
+  resolveLayoutFromHead,
 } from '../../../../lib/imports/layouts/registry.js';
 import { importText, iso } from './import-text.js';
 
@@ -159,6 +160,12 @@ describe('registry', () => {
     expect(layoutError(() => resolveLayout('daily', ['MPAN', 'Date'])).code).toBe('missing-value-column');
     expect(layoutError(() => resolveLayout('sites', ['postcode'])).code).toBe('missing-name-column');
     expect(resolveLayout('sites', ['name', 'postcode']).name).toBe('sites');
+  });
+
+  it('reads the layout from the first bytes of an upload, ignoring an unfinished last line', () => {
+    const head = Buffer.from('Consumption (kwh), Start, End\n 0.1, 2025-01-01T00:00:00Z, 2025-01-01T00:3');
+    expect(resolveLayoutFromHead('hh', head, { isTruncated: true, meterCode: 'E1' }).name).toBe('hh-octopus');
+    expect(() => resolveLayoutFromHead('hh', '', { isTruncated: false })).toThrow(/no header row/);
   });
 
   it('refuses an empty header row as before', () => {
