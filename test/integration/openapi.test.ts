@@ -10,6 +10,7 @@ import { hashToken } from '../../lib/auth.js';
 import type { HttpResponse } from '../../lib/http.js';
 import { importJobRoutes } from '../../lib/imports/job-routes.js';
 import { logger } from '../../lib/logger.js';
+import { readingRoutes } from '../../lib/readings/reading-routes.js';
 import { importUploadRoutes } from '../../lib/storage/upload-routes.js';
 import { AUTH, apiHandler, bodyOf, migrate, seedJob, TOKEN, utc } from '../helpers/api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -109,6 +110,13 @@ function authenticatedRequests(headers: Record<string, string>): Array<[string, 
     ['/api/import/jobs/{batchId}/cancel', httpEvent('POST', `${jobPath}/cancel`, { headers })],
     ['/api/import/jobs/{batchId}/retry', httpEvent('POST', `${jobPath}/retry`, { headers })],
     ['/api/import/uploads', httpEvent('POST', '/api/import/uploads', { headers, query: { type: 'daily' } })],
+    [
+      '/api/meters/{meter}/readings',
+      httpEvent('GET', '/api/meters/E1/readings', {
+        headers,
+        query: { from: '2025-10-26', to: '2025-10-26' },
+      }),
+    ],
   ];
 }
 
@@ -158,6 +166,7 @@ describe('openapi.yaml', () => {
         limits: { maxUploadBytes: 1, maxDecompressedBytes: 1 },
       }),
       ...importUploadRoutes({ authenticate: async () => undefined, storage: testDb.config().storage }),
+      ...readingRoutes({ authenticate: async () => undefined }),
     ].map((route) => `${route.method} ${route.pattern}`);
     // GET /api/health is the one route functions/api.ts adds itself.
     expect(['GET /api/health', ...routes].sort()).toEqual(declaredOperations().sort());
@@ -171,6 +180,7 @@ describe('openapi.yaml', () => {
     await exchange('/api/import/jobs/{batchId}/cancel', httpEvent('GET', `${jobPath}/cancel`), 405);
     await exchange('/api/import/jobs/{batchId}/retry', httpEvent('PUT', `${jobPath}/retry`), 405);
     await exchange('/api/import/uploads', httpEvent('GET', '/api/import/uploads'), 405);
+    await exchange('/api/meters/{meter}/readings', httpEvent('POST', '/api/meters/E1/readings'), 405);
     expect(methodsOf('/api/import/jobs').sort()).toEqual(['GET', 'POST']);
   });
 
@@ -496,6 +506,57 @@ describe('POST /api/import/jobs/{batchId}/cancel and /retry', () => {
         400,
       );
     }
+  });
+});
+
+describe('GET /api/meters/{meter}/readings', () => {
+  const template = '/api/meters/{meter}/readings';
+  const read = (meter: string, query: Record<string, string>) =>
+    httpEvent('GET', `/api/meters/${meter}/readings`, { headers: AUTH, query });
+
+  it('answers 200 with readings and pages with next_cursor until it is null', async () => {
+    await testDb.admin.query("INSERT IGNORE INTO meters (id, mpan) VALUES (901, 'OPENAPI-1')");
+    await testDb.admin.query(
+      `INSERT IGNORE INTO meter_readings
+         (meter_id, reading_interval, start_utc, settlement_date, period_number, reading_value, reading_type)
+       VALUES (901, 'hh', '2025-10-26 00:00:00', '2025-10-26', 3, 0.5, 'actual'),
+              (901, 'hh', '2025-10-26 01:00:00', '2025-10-26', 5, 0.25, 'estimated'),
+              (901, 'daily', '2025-10-25 23:00:00', '2025-10-26', NULL, 12, 'actual')`,
+    );
+    const first = bodyOf(
+      await exchange(template, read('openapi-1', { from: '2025-10-26', to: '2025-10-26', limit: '1' }), 200),
+    );
+    expect(typeof first.next_cursor).toBe('string');
+    const last = bodyOf(
+      await exchange(
+        template,
+        read('OPENAPI-1', { from: '2025-10-26', to: '2025-10-26', cursor: String(first.next_cursor) }),
+        200,
+      ),
+    );
+    expect(last.next_cursor).toBeNull();
+    await exchange(
+      template,
+      read('OPENAPI-1', { from: '2025-10-26', to: '2025-10-26', interval: 'daily' }),
+      200,
+    );
+  });
+
+  it('answers 400 for a bad range, interval, limit, cursor, meter code or path, and 404 for an unknown meter', async () => {
+    for (const query of [
+      { from: '2025-10-27', to: '2025-10-26' },
+      { from: '2025-02-29', to: '2025-03-01' },
+      { from: '2025-01-01', to: '2026-01-02' },
+      { from: '2025-01-01' },
+      { from: '2025-01-01', to: '2025-01-01', interval: 'weekly' },
+      { from: '2025-01-01', to: '2025-01-01', limit: '10001' },
+      { from: '2025-01-01', to: '2025-01-01', cursor: 'e30' },
+    ]) {
+      await exchange(template, read('E1', query), 400);
+    }
+    await exchange(template, read('%3Dcmd', { from: '2025-01-01', to: '2025-01-01' }), 400);
+    await exchange(template, read('%E0%A4%A', { from: '2025-01-01', to: '2025-01-01' }), 400);
+    await exchange(template, read('NO-SUCH-METER', { from: '2025-01-01', to: '2025-01-01' }), 404);
   });
 });
 

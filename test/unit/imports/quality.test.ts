@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import type { Reading } from '../../../lib/imports/layouts/layout.js';
+import { QualityTally } from '../../../lib/imports/quality.js';
+import { periodStartUtcMs, settlementDay } from '../../../lib/time/settlement-calendar.js';
+
+function reading(
+  date: string,
+  period: number | null,
+  type: Reading['type'] = 'actual',
+  meter = 'M1',
+): Reading {
+  const day = settlementDay(date);
+  if (day === null) throw new Error(date);
+  return {
+    meterCode: meter,
+    settlementDate: date,
+    period,
+    startUtcMs: period === null ? day.midnightUtcMs : periodStartUtcMs(day, period),
+    kwh: '1',
+    type,
+    unit: 'kWh',
+  };
+}
+
+function fullDay(date: string, count: number, meter = 'M1'): Reading[] {
+  return Array.from({ length: count }, (_, i) => reading(date, i + 1, 'actual', meter));
+}
+
+describe('QualityTally', () => {
+  it('counts a day complete only when it has every one of its 46, 48 or 50 periods', () => {
+    const tally = new QualityTally();
+    for (const r of [
+      ...fullDay('2025-03-30', 46),
+      ...fullDay('2025-10-26', 50),
+      ...fullDay('2025-06-01', 48),
+      ...fullDay('2025-06-02', 47),
+      ...fullDay('2025-10-26', 48, 'M2'),
+    ]) {
+      tally.add(r);
+    }
+    expect(tally.summary()).toEqual({
+      meter_days: 5,
+      complete_days: 3,
+      missing_periods: 3,
+      duplicates_in_file: 0,
+      estimated: 0,
+    });
+  });
+
+  it('counts the same meter and instant twice as one duplicate, the later flag winning', () => {
+    const tally = new QualityTally();
+    tally.add(reading('2025-10-26', 50, 'estimated'));
+    tally.add(reading('2025-10-26', 50, 'actual', 'm1'));
+    tally.add(reading('2025-10-26', 3, 'actual'));
+    tally.add(reading('2025-10-26', 3, 'estimated'));
+    expect(tally.summary()).toMatchObject({
+      meter_days: 1,
+      duplicates_in_file: 2,
+      estimated: 1,
+      missing_periods: 48,
+    });
+  });
+
+  it('keeps daily readings apart from half-hourly ones and counts a daily day complete', () => {
+    const tally = new QualityTally();
+    tally.add(reading('2025-10-26', null));
+    tally.add(reading('2025-10-26', null, 'estimated'));
+    tally.add(reading('2025-10-26', 1));
+    expect(tally.summary()).toEqual({
+      meter_days: 2,
+      complete_days: 1,
+      missing_periods: 49,
+      duplicates_in_file: 1,
+      estimated: 1,
+    });
+  });
+
+  it('carries on from a JSON snapshot', () => {
+    const before = new QualityTally();
+    for (const r of fullDay('2025-03-30', 20)) before.add(r);
+    before.add(reading('2025-03-30', 5, 'estimated'));
+    const resumed = new QualityTally(JSON.parse(JSON.stringify(before.snapshot())));
+    for (const r of fullDay('2025-03-30', 46).slice(20)) resumed.add(r);
+    resumed.add(reading('2025-03-30', 46, 'estimated'));
+    expect(resumed.summary()).toEqual({
+      meter_days: 1,
+      complete_days: 1,
+      missing_periods: 0,
+      duplicates_in_file: 2,
+      estimated: 2,
+    });
+  });
+});
