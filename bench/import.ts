@@ -120,7 +120,7 @@ async function loadData(connection: Connection, path: string): Promise<number> {
   const startedAt = performance.now();
   await connection.query({
     sql: `LOAD DATA LOCAL INFILE 'readings.tsv' INTO TABLE \`${database}\`.readings_load
-          (meter_id, reading_interval, reading_date, reading_time, period_number, reading_value, reading_type, import_batch_id)`,
+          (meter_id, reading_interval, start_utc, settlement_date, period_number, reading_value, reading_type, import_batch_id)`,
     infileStreamFactory: () => createReadStream(path),
   });
   return (performance.now() - startedAt) / 1000;
@@ -141,7 +141,8 @@ try {
   await queueFile('hh', longPath);
   const first = await runProcessor();
 
-  // The same rows in the table's own column order, meter ids resolved, for LOAD DATA.
+  // The same rows in the table's own column order, meter ids resolved, for LOAD DATA. January is GMT:
+  // each local time is its UTC start.
   const [meters] = await admin.query<RowDataPacket[]>(`SELECT id, mpan FROM \`${database}\`.meters`);
   const ids = new Map(meters.map((row) => [String(row.mpan), Number(row.id)]));
   const tsvPath = join(workDir, 'readings.tsv');
@@ -150,7 +151,7 @@ try {
       for (let d = 0; d < DAYS; d++)
         for (let p = 0; p < 48; p++)
           write(
-            `${ids.get(meterCode(m))}\thh\t${dateOf(d)}\t${timeOf(p)}\t${p + 1}\t${readingValueOf(m, d, p)}\tactual\tbench`,
+            `${ids.get(meterCode(m))}\thh\t${dateOf(d)} ${timeOf(p)}\t${dateOf(d)}\t${p + 1}\t${readingValueOf(m, d, p)}\tactual\tbench`,
           );
   });
   const loader = await createConnection({ host, port, user: rootUser, password: rootPassword });
@@ -214,14 +215,14 @@ try {
   const ok = [first, reimport, wide].every((run) => run.readings === expected && run.status === 'completed');
   console.log(`readings expected ${expected}; every run completed with exactly that many: ${ok}`);
   console.log(
-    `processor / LOAD DATA rate ratio (first import): ${(loadSeconds / first.seconds).toFixed(3)}  (target ≥ 0.5)`,
+    `processor / LOAD DATA rate ratio (first import): ${(loadSeconds / first.seconds).toFixed(3)}  (target ≥ 0.6)`,
   );
   console.log(
-    `re-import time / first import time: ${(reimport.seconds / first.seconds).toFixed(3)}  (target ≤ 2)`,
+    `re-import time / first import time: ${(reimport.seconds / first.seconds).toFixed(3)}  (target ≤ 1.6)`,
   );
   const peakRssMb = Math.max(first.peakRssMb, reimport.peakRssMb, wide.peakRssMb);
   console.log(
-    `processor peak RSS (its own process, worst of the three runs): ${peakRssMb.toFixed(0)} MB  (target < 256 MB)`,
+    `processor peak RSS (its own process, worst of the three runs): ${peakRssMb.toFixed(0)} MB  (target < 200 MB)`,
   );
   console.log(
     `batch size ${BATCH}; write mode ${WRITE_MODE}; node ${process.version}; ${(await admin.query<RowDataPacket[]>('SELECT VERSION() AS v'))[0][0]?.v}`,

@@ -22,6 +22,7 @@ import {
   finishJob,
   requeueJob,
 } from './processor-repository.js';
+import { QualityTally } from './quality.js';
 import { serverAllowsLocalInfile, siteExists } from './reading-repository.js';
 import type { WriteMode } from './write-mode.js';
 
@@ -164,7 +165,11 @@ async function importJobFile(
   let file: PreparedFile;
   let end: LoopEnd;
   try {
-    const start = await setUpFile(job.importType, batches);
+    const start = await setUpFile(job.importType, batches, {
+      format: job.format,
+      meterCode: job.meterCode,
+      tracker: progress.tracker,
+    });
     file = start.file;
     end = await importRows(job, file, prepend(start.firstRecords, batches), writer, progress);
   } finally {
@@ -250,6 +255,7 @@ function buildSummary(job: ClaimedJob, file: PreparedFile, tally: Readonly<Impor
     successful: tally.imported > 0,
     batch_id: job.batchId,
     dry_run: job.dryRun,
+    ...(job.importType === 'sites' ? {} : { quality: new QualityTally(tally.quality).summary() }),
     meta: {
       format: file.layoutName,
       column_mapping: file.columnMapping,

@@ -584,11 +584,11 @@ describe('purgeFinishedJobs', () => {
 describe('loadReadings', () => {
   const reading = {
     meterCode: 'E1',
-    readingDate: '2024-01-01',
-    readingTime: '00:00:00',
-    periodNumber: 1,
-    valueKwh: '1.5',
-    readingType: 'actual' as const,
+    settlementDate: '2024-01-01',
+    period: 1,
+    startUtcMs: Date.UTC(2024, 0, 1),
+    kwh: '1.5',
+    type: 'actual' as const,
     unit: 'kWh' as const,
   };
 
@@ -599,7 +599,7 @@ describe('loadReadings', () => {
       try {
         await loadReadings(
           db,
-          [{ ...reading, valueKwh }],
+          [{ ...reading, kwh: valueKwh }],
           new Map([['E1', 1]]),
           randomUUID(),
           Date.now() + 60_000,

@@ -90,4 +90,24 @@ describe('QualityTally', () => {
       estimated: 2,
     });
   });
+
+  it('snapshots a clean year of a meter as one run, and restores every day of it exactly', () => {
+    const before = new QualityTally();
+    for (let day = 0; day < 365; day++) {
+      const date = new Date(Date.UTC(2025, 0, 1 + day)).toISOString().slice(0, 10);
+      const count = settlementDay(date)?.periodCount ?? 48;
+      for (const r of fullDay(date, count)) before.add(r);
+    }
+    before.add(reading('2025-12-31', 3, 'estimated'));
+    const state = before.snapshot();
+    expect(JSON.stringify(state).length).toBeLessThan(100);
+    const resumed = new QualityTally(JSON.parse(JSON.stringify(state)));
+    expect(resumed.summary()).toEqual(before.summary());
+    expect(resumed.summary()).toMatchObject({ meter_days: 365, complete_days: 365, estimated: 1 });
+    // Every restored period is present: giving any again is a duplicate.
+    resumed.add(reading('2025-10-26', 50));
+    resumed.add(reading('2025-03-30', 46));
+    resumed.add(reading('2025-12-31', 3));
+    expect(resumed.summary()).toMatchObject({ duplicates_in_file: 1 + 3, estimated: 0, missing_periods: 0 });
+  });
 });
