@@ -580,10 +580,13 @@ describe('every authenticated operation', () => {
       },
     );
     try {
-      for (const [template, event] of authenticatedRequests(AUTH)) {
+      const requests = authenticatedRequests(AUTH);
+      for (const [template, event] of requests) {
         await exchange(template, event, 500, { handler: misconfigured });
       }
-      expect(logged).toHaveBeenCalledTimes(6);
+      // One log line per request: the readings route made it seven.
+      expect(requests).toHaveLength(7);
+      expect(logged).toHaveBeenCalledTimes(requests.length);
       expect(logged).toHaveBeenCalledWith('unhandled error', expect.anything());
     } finally {
       logged.mockRestore();
