@@ -112,7 +112,10 @@ describe.each(['insert', 'load'] as const)('processImports writing with %s', (mo
       records_processed: 5,
       records_imported: 3,
       records_failed: 2,
-      errors: ['Row 4: Invalid reading timestamp: Invalid date-time "31/02/2024 00:00"', 'Row 5: Missing MPAN'],
+      errors: [
+        'Row 4: Invalid reading timestamp: Invalid date-time "31/02/2024 00:00"',
+        'Row 5: Missing MPAN',
+      ],
       successful: true,
       batch_id: job.batchId,
       dry_run: false,
