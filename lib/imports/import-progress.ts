@@ -3,7 +3,7 @@
 // and every figure the run reports comes from its committed side, so no figure runs ahead of the data.
 
 import { AmbiguousTimeTracker, type TrackerState } from '../time/wall-clock.js';
-import { type QualityState, QualityTally } from './quality.js';
+import { type QualityState, type QualitySummary, QualityTally } from './quality.js';
 import { formatRowError, type MappedRecord } from './rows.js';
 
 export const MAX_KEPT_ROW_ERRORS = 50;
@@ -110,6 +110,14 @@ export class ImportProgress {
       quality: this.quality.snapshot(),
       ambiguousTimes: this.tracker.snapshot(),
     };
+  }
+
+  /**
+   * summary.quality of every record counted so far: the job's figure once its last batch has
+   * committed (the tally itself, not its checkpoint copy, which may have dropped its days).
+   */
+  qualitySummary(): QualitySummary {
+    return this.quality.summary();
   }
 
   /** A checkpoint holding `tally` has committed: it is now what the database says about the job. */

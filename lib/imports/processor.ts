@@ -22,7 +22,7 @@ import {
   finishJob,
   requeueJob,
 } from './processor-repository.js';
-import { QualityTally } from './quality.js';
+import type { QualitySummary } from './quality.js';
 import { serverAllowsLocalInfile, siteExists } from './reading-repository.js';
 import type { WriteMode } from './write-mode.js';
 
@@ -238,7 +238,7 @@ async function finishImport(
   const failure = message === null ? null : { code: JOB_ERROR_CODES.FORMAT_ERROR, message };
   const held = await finishJob(db, job, options.leaseOwner, {
     status: failure === null ? 'completed' : 'failed',
-    summary: buildSummary(job, file, tally),
+    summary: buildSummary(job, file, tally, progress.qualitySummary()),
     totalRows: tally.processed,
     failure,
   });
@@ -246,7 +246,12 @@ async function finishImport(
   return jobOutcome(job, kind, tally, failure ?? undefined);
 }
 
-function buildSummary(job: ClaimedJob, file: PreparedFile, tally: Readonly<ImportTally>): ImportSummary {
+function buildSummary(
+  job: ClaimedJob,
+  file: PreparedFile,
+  tally: Readonly<ImportTally>,
+  quality: QualitySummary,
+): ImportSummary {
   return {
     records_processed: tally.processed,
     records_imported: tally.imported,
@@ -255,7 +260,7 @@ function buildSummary(job: ClaimedJob, file: PreparedFile, tally: Readonly<Impor
     successful: tally.imported > 0,
     batch_id: job.batchId,
     dry_run: job.dryRun,
-    ...(job.importType === 'sites' ? {} : { quality: new QualityTally(tally.quality).summary() }),
+    ...(job.importType === 'sites' ? {} : { quality }),
     meta: {
       format: file.layoutName,
       column_mapping: file.columnMapping,

@@ -11,7 +11,19 @@ export type QualitySummary = {
   readonly missing_periods: number;
   readonly duplicates_in_file: number;
   readonly estimated: number;
+  /**
+   * Only when a run resumed a job whose tally had outgrown its checkpoint (MAX_SNAPSHOT_TOKENS): the
+   * figures then cover the rows the last run read, not the whole file.
+   */
+  readonly partial?: true;
 };
+
+/**
+ * The most day tokens a checkpoint carries (about 1 MB). A file of whole, clean days never comes
+ * near it (a meter's run of complete days is one token); past it the checkpoint drops the days and
+ * a resumed run says its quality is partial rather than store megabytes with every batch.
+ */
+export const MAX_SNAPSHOT_TOKENS = 50_000;
 
 /** Per meter-day: how many periods it has, and which are present / estimated (bits for 1..25, 26..50). */
 type DayEntry = {
@@ -31,6 +43,8 @@ type DayEntry = {
 export type QualityState = {
   readonly duplicates: number;
   readonly meters: ReadonlyArray<readonly [string, string]>;
+  /** The days were dropped (MAX_SNAPSHOT_TOKENS), or were already missing when this run resumed. */
+  readonly partial?: true;
 };
 
 const HALF = 25;
@@ -80,6 +94,10 @@ export class QualityTally {
   /** Meter (upper-cased) and interval → day number → entry. */
   private readonly meters = new Map<string, Map<number, DayEntry>>();
   private duplicates = 0;
+  private partial = false;
+  /** Each meter's tokens as of the last snapshot, and the meters changed since (recomputed only). */
+  private readonly tokensByMeter = new Map<string, { text: string; count: number }>();
+  private readonly dirty = new Set<string>();
   // Readings of one meter-day come together: the last entry found answers most lookups.
   private lastMeterCode = '';
   private lastInterval = '';
@@ -89,7 +107,11 @@ export class QualityTally {
   constructor(state?: QualityState) {
     if (state === undefined) return;
     this.duplicates = state.duplicates;
-    for (const [key, tokens] of state.meters) this.meters.set(key, restoreDays(key, tokens));
+    this.partial = state.partial === true;
+    for (const [key, tokens] of state.meters) {
+      this.meters.set(key, restoreDays(key, tokens));
+      this.dirty.add(key);
+    }
   }
 
   add(reading: Reading): void {
@@ -124,6 +146,7 @@ export class QualityTally {
 
   private entryFor(reading: Reading, interval: string): DayEntry {
     const key = `${reading.meterCode.toUpperCase()}\u0000${interval}`;
+    this.dirty.add(key);
     let days = this.meters.get(key);
     if (days === undefined) {
       days = new Map();
@@ -161,49 +184,64 @@ export class QualityTally {
       missing_periods: missingPeriods,
       duplicates_in_file: this.duplicates,
       estimated,
+      ...(this.partial ? { partial: true as const } : {}),
     };
   }
 
+  /** The state for a checkpoint; only meters read since the last snapshot are encoded again. */
   snapshot(): QualityState {
+    // The next reading goes through entryFor again, so its meter is marked changed.
+    this.lastEntry = undefined;
+    for (const key of this.dirty) {
+      const days = this.meters.get(key);
+      if (days !== undefined) this.tokensByMeter.set(key, encodeDays(days));
+    }
+    this.dirty.clear();
+    let tokenCount = 0;
+    for (const tokens of this.tokensByMeter.values()) tokenCount += tokens.count;
+    if (tokenCount > MAX_SNAPSHOT_TOKENS) return { duplicates: this.duplicates, meters: [], partial: true };
     const meters: Array<readonly [string, string]> = [];
-    for (const [key, days] of this.meters) {
-      const tokens: string[] = [];
-      let runStart = 0;
-      let runLength = 0;
-      const endRun = () => {
-        if (runLength > 0) tokens.push(`${runStart.toString(36)}+${runLength.toString(36)}`);
-        runLength = 0;
-      };
-      for (const [dayNumber, entry] of days) {
-        if (isCleanComplete(entry)) {
-          if (runLength > 0 && dayNumber === runStart + runLength) {
-            runLength++;
-            continue;
-          }
-          endRun();
-          runStart = dayNumber;
-          runLength = 1;
-          continue;
-        }
-        endRun();
-        tokens.push(
-          [
-            dayNumber,
-            entry.periodCount,
-            entry.presentLow,
-            entry.presentHigh,
-            entry.estimatedLow,
-            entry.estimatedHigh,
-          ]
-            .map((value) => value.toString(36))
-            .join(':'),
-        );
+    for (const [key, tokens] of this.tokensByMeter) meters.push([key, tokens.text]);
+    return { duplicates: this.duplicates, meters, ...(this.partial ? { partial: true as const } : {}) };
+  }
+}
+
+/** A meter's days as tokens (see QualityState), in the order they were first seen. */
+function encodeDays(days: ReadonlyMap<number, DayEntry>): { text: string; count: number } {
+  const tokens: string[] = [];
+  let runStart = 0;
+  let runLength = 0;
+  const endRun = () => {
+    if (runLength > 0) tokens.push(`${runStart.toString(36)}+${runLength.toString(36)}`);
+    runLength = 0;
+  };
+  for (const [dayNumber, entry] of days) {
+    if (isCleanComplete(entry)) {
+      if (runLength > 0 && dayNumber === runStart + runLength) {
+        runLength++;
+        continue;
       }
       endRun();
-      meters.push([key, tokens.join(',')]);
+      runStart = dayNumber;
+      runLength = 1;
+      continue;
     }
-    return { duplicates: this.duplicates, meters };
+    endRun();
+    tokens.push(
+      [
+        dayNumber,
+        entry.periodCount,
+        entry.presentLow,
+        entry.presentHigh,
+        entry.estimatedLow,
+        entry.estimatedHigh,
+      ]
+        .map((value) => value.toString(36))
+        .join(':'),
+    );
   }
+  endRun();
+  return { text: tokens.join(','), count: tokens.length };
 }
 
 function restoreDays(key: string, tokens: string): Map<number, DayEntry> {

@@ -237,13 +237,28 @@ export function formatUtcIso(utcMs: number): string {
   return `${formatUtcSql(utcMs).replace(' ', 'T')}Z`;
 }
 
+/** `HH:MM:SS` of every half-hour of a day: the times a reading's start can have. */
+const HALF_HOUR_TIMES: readonly string[] = Array.from(
+  { length: 48 },
+  (_, i) => `${pad2(Math.floor(i / 2))}:${i % 2 === 0 ? '00' : '30'}:00`,
+);
+
+// The importer formats a million instants a run, a few dates among them: the last date is reused.
+let lastFormattedDayNumber = Number.NaN;
+let lastFormattedDate = '';
+
 /** `2025-10-26 01:00:00`: a UTC instant as a DATETIME literal for a column that holds UTC. */
 export function formatUtcSql(utcMs: number): string {
   const dayNumber = Math.floor(utcMs / DAY_MS);
+  if (dayNumber !== lastFormattedDayNumber) {
+    lastFormattedDate = formatDayNumber(dayNumber);
+    lastFormattedDayNumber = dayNumber;
+  }
   const msOfDay = utcMs - dayNumber * DAY_MS;
+  if (msOfDay % PERIOD_MS === 0) return `${lastFormattedDate} ${HALF_HOUR_TIMES[msOfDay / PERIOD_MS]}`;
   const seconds = Math.floor(msOfDay / 1000);
   const hh = Math.floor(seconds / 3600);
   const mm = Math.floor((seconds % 3600) / 60);
   const ss = seconds % 60;
-  return `${formatDayNumber(dayNumber)} ${pad2(hh)}:${pad2(mm)}:${pad2(ss)}`;
+  return `${lastFormattedDate} ${pad2(hh)}:${pad2(mm)}:${pad2(ss)}`;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Reading } from '../../../lib/imports/layouts/layout.js';
-import { QualityTally } from '../../../lib/imports/quality.js';
+import { MAX_SNAPSHOT_TOKENS, QualityTally } from '../../../lib/imports/quality.js';
 import { periodStartUtcMs, settlementDay } from '../../../lib/time/settlement-calendar.js';
 
 function reading(
@@ -109,5 +109,35 @@ describe('QualityTally', () => {
     resumed.add(reading('2025-03-30', 46));
     resumed.add(reading('2025-12-31', 3));
     expect(resumed.summary()).toMatchObject({ duplicates_in_file: 1 + 3, estimated: 0, missing_periods: 0 });
+  });
+
+  it('snapshots again only what changed, including a day the last reading before the snapshot was on', () => {
+    const tally = new QualityTally();
+    for (const r of fullDay('2025-06-01', 10)) tally.add(r);
+    tally.add(reading('2025-06-01', 1, 'actual', 'M2'));
+    tally.snapshot();
+    for (const r of fullDay('2025-06-01', 48).slice(10)) tally.add(r);
+    const restored = new QualityTally(JSON.parse(JSON.stringify(tally.snapshot())));
+    expect(restored.summary()).toEqual(tally.summary());
+    expect(restored.summary()).toMatchObject({ meter_days: 2, complete_days: 1, missing_periods: 47 });
+  });
+
+  it(`drops the days past ${MAX_SNAPSHOT_TOKENS} tokens, and a tally resumed from that says it is partial`, () => {
+    const tally = new QualityTally();
+    // One reading per meter-day: every day is its own token.
+    for (let i = 0; i <= MAX_SNAPSHOT_TOKENS; i++) tally.add(reading('2025-06-01', 1, 'actual', `M${i}`));
+    expect(tally.summary().partial).toBeUndefined();
+    const state = tally.snapshot();
+    expect(state).toEqual({ duplicates: 0, meters: [], partial: true });
+    const resumed = new QualityTally(JSON.parse(JSON.stringify(state)));
+    resumed.add(reading('2025-06-02', 1));
+    expect(resumed.summary()).toEqual({
+      meter_days: 1,
+      complete_days: 0,
+      missing_periods: 47,
+      duplicates_in_file: 0,
+      estimated: 0,
+      partial: true,
+    });
   });
 });

@@ -210,4 +210,20 @@ describe('day numbers and formatting', () => {
     expect(formatUtcIso(t)).toBe('2025-10-26T01:30:00Z');
     expect(formatUtcSql(t)).toBe('2025-10-26 01:30:00');
   });
+
+  it('formats any instant for SQL as toISOString does, across days and off the half-hours', () => {
+    const wrong: number[] = [];
+    // Steps of 7 min 13 s over 3 days: half-hours, odd seconds, and the same day asked twice in a row.
+    for (let t = utc('2025-03-29T22:00:00Z'); t < utc('2025-04-01T00:00:00Z'); t += 433_000) {
+      const expected = new Date(t).toISOString().slice(0, 19).replace('T', ' ');
+      if (
+        formatUtcSql(t) !== expected ||
+        formatUtcSql(t - (t % 1_800_000)) !==
+          expected.slice(0, 14) + (t % 3_600_000 >= 1_800_000 ? '30:00' : '00:00')
+      ) {
+        wrong.push(t);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
 });
