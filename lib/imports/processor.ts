@@ -205,6 +205,9 @@ async function importRows(
         if (flushed !== 'ok') return loopEnd(flushed);
       }
     }
+    // Let the batch in flight take its next round trip: parsed input can keep this loop on
+    // microtasks alone, and the database would wait for the mapping (docs/design.md#import-pipelining).
+    await yieldToIo();
   }
   const flushed = await writer.flush(rowNumber);
   if (flushed !== 'ok') return loopEnd(flushed);
@@ -213,6 +216,10 @@ async function importRows(
 
 function loopEnd(result: WriteResult | 'out-of-time'): LoopEnd {
   return result === 'ok' ? 'done' : result === 'lost' ? 'cancelled' : 'released';
+}
+
+function yieldToIo(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 async function* prepend<T>(first: T, rest: AsyncIterable<T>): AsyncGenerator<T> {
