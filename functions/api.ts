@@ -7,6 +7,7 @@ import { healthResponse } from '../lib/health/report.js';
 import { createRouter, errorResponse, type HttpResponse, parseRequest, withCors } from '../lib/http.js';
 import { importJobRoutes, type RequestContext } from '../lib/imports/job-routes.js';
 import { logger } from '../lib/logger.js';
+import { readingRoutes } from '../lib/readings/reading-routes.js';
 import { type SecretCache, sharedSecretCache } from '../lib/secrets.js';
 import type { S3Credentials } from '../lib/storage/s3-client.js';
 import { importUploadRoutes } from '../lib/storage/upload-routes.js';
@@ -34,6 +35,7 @@ export function createApiHandler(
       storage: config.storage,
       s3Credentials: options.s3Credentials,
     }),
+    ...readingRoutes({ authenticate: authenticator.authenticate }),
   ]);
   // Metrics buffer numbers in memory and write them to stdout: no socket, so one per handler is fine.
   const metrics = createFunctionMetrics(config.stage, 'api');

@@ -5,6 +5,7 @@
 import type { Db } from '../db.js';
 import { withTransaction } from '../db-transaction.js';
 import type { ImportProgress, ImportTally, RowCounts } from './import-progress.js';
+import type { Reading } from './layouts/layout.js';
 import { type ClaimedJob, releaseJob, saveCheckpoint } from './processor-repository.js';
 import {
   createMeters,
@@ -15,7 +16,7 @@ import {
   upsertReadings,
   upsertSites,
 } from './reading-repository.js';
-import type { MappedRecord, ReadingRow, SiteRow } from './rows.js';
+import type { MappedRecord, SiteRow } from './rows.js';
 
 export type BatchWriterOptions = {
   /** Identifies this run in the job's lease. */
@@ -41,7 +42,7 @@ export function leaseSecondsFor(remainingMs: number): number {
  * is the bottleneck), and batch k+1 is only started once k has committed, so checkpoints stay in order.
  */
 export class BatchWriter {
-  private readings: ReadingRow[] = [];
+  private readings: Reading[] = [];
   private sites: SiteRow[] = [];
   private readonly meterIds = new Map<string, number>();
   private readonly metersToCreate: Set<string>;
@@ -107,7 +108,7 @@ export class BatchWriter {
   }
 
   private async checkpointDryRun(
-    readings: readonly ReadingRow[],
+    readings: readonly Reading[],
     checkpointRow: number,
     rows: RowCounts,
   ): Promise<WriteResult> {
@@ -131,7 +132,7 @@ export class BatchWriter {
   }
 
   private async write(
-    readings: readonly ReadingRow[],
+    readings: readonly Reading[],
     sites: readonly SiteRow[],
     checkpointRow: number,
     rows: RowCounts,
@@ -177,7 +178,7 @@ export class BatchWriter {
   }
 
   /** Looks up the batch's meters, creating unknown ones; returns how many it created. */
-  private async resolveMeters(readings: readonly ReadingRow[]): Promise<number> {
+  private async resolveMeters(readings: readonly Reading[]): Promise<number> {
     const unknown = await lookUpMeters(
       this.db,
       readings.map((reading) => reading.meterCode),

@@ -18,7 +18,16 @@ export type FileFormatErrorCode =
   | 'missing-date-column'
   | 'missing-hh-columns'
   | 'missing-value-column'
-  | 'missing-name-column';
+  | 'missing-name-column'
+  // The layout registry's (lib/imports/layouts/): no layout fits, more than one does, an unknown
+  // `format` name, columns a layout cannot read, a bad `meter` parameter, and a meter named both in
+  // the file and the request (named in neither keeps 'missing-meter-column').
+  | 'unknown-layout'
+  | 'ambiguous-layout'
+  | 'unknown-format'
+  | 'invalid-columns'
+  | 'meter-parameter-invalid'
+  | 'meter-parameter-conflict';
 
 /** The header cannot serve the import type: a file-level error that no retry can fix. */
 export class FileFormatError extends AppError {

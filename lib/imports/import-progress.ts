@@ -2,6 +2,8 @@
 // checkpoint holds. The processor owns one per job and passes it down; checkpoints are built from it
 // and every figure the run reports comes from its committed side, so no figure runs ahead of the data.
 
+import { AmbiguousTimeTracker, type TrackerState } from '../time/wall-clock.js';
+import { type QualityState, type QualitySummary, QualityTally } from './quality.js';
 import { formatRowError, type MappedRecord } from './rows.js';
 
 export const MAX_KEPT_ROW_ERRORS = 50;
@@ -13,6 +15,10 @@ export type RowCounts = {
   failed: number;
   errors: string[];
   unitCounts: Record<string, number>;
+  /** summary.quality so far, compact (quality.ts). */
+  quality: QualityState;
+  /** The ambiguous autumn times each meter has had so far, so a resumed run tells BST from GMT. */
+  ambiguousTimes: TrackerState;
 };
 
 /** Known only once a batch is written. */
@@ -34,6 +40,8 @@ export function emptyTally(): ImportTally {
     failed: 0,
     errors: [],
     unitCounts: {},
+    quality: { duplicates: 0, meters: [] },
+    ambiguousTimes: [],
     readingsWritten: 0,
     metersCreated: 0,
     sitesCreated: 0,
@@ -50,15 +58,24 @@ function copyTally(tally: ImportTally): ImportTally {
   };
 }
 
+type Counters = Omit<RowCounts, 'quality' | 'ambiguousTimes'>;
+
 export class ImportProgress {
-  private readonly rows: RowCounts;
+  private readonly rows: Counters;
+  private readonly quality: QualityTally;
+  /** The file's ambiguous-time state: the reading layouts' mappers resolve autumn times through it. */
+  readonly tracker: AmbiguousTimeTracker;
   private saved: ImportTally;
 
   /** Starts from the tally of the job's last checkpoint (a resumed job), or from zero. */
   constructor(resumedFrom: ImportTally | null) {
     this.saved = copyTally(resumedFrom ?? emptyTally());
-    const { processed, imported, failed, errors, unitCounts } = copyTally(this.saved);
+    const { processed, imported, failed, errors, unitCounts, quality, ambiguousTimes } = copyTally(
+      this.saved,
+    );
     this.rows = { processed, imported, failed, errors, unitCounts };
+    this.quality = new QualityTally(quality);
+    this.tracker = new AmbiguousTimeTracker(ambiguousTimes);
   }
 
   /** Counts one mapped record; a blank one is not a row, so it is neither processed nor failed. */
@@ -74,18 +91,33 @@ export class ImportProgress {
     }
     rows.imported++;
     if (record.kind === 'rows') {
-      for (const reading of record.rows)
+      for (const reading of record.rows) {
         rows.unitCounts[reading.unit] = (rows.unitCounts[reading.unit] ?? 0) + 1;
+        this.quality.add(reading);
+      }
     }
   }
 
-  /** A copy of the row counts as of the last record counted: the row side of the next checkpoint. */
+  /**
+   * A copy of the row counts as of the last record counted: the row side of the next checkpoint. The
+   * tracker's state is the mappers' as of that record too (they map nothing between count and flush).
+   */
   rowsSoFar(): RowCounts {
     return {
       ...this.rows,
       errors: [...this.rows.errors],
       unitCounts: { ...this.rows.unitCounts },
+      quality: this.quality.snapshot(),
+      ambiguousTimes: this.tracker.snapshot(),
     };
+  }
+
+  /**
+   * summary.quality of every record counted so far: the job's figure once its last batch has
+   * committed (the tally itself, not its checkpoint copy, which may have dropped its days).
+   */
+  qualitySummary(): QualitySummary {
+    return this.quality.summary();
   }
 
   /** A checkpoint holding `tally` has committed: it is now what the database says about the job. */

@@ -17,7 +17,7 @@ import {
 } from './job-repository.js';
 import { encodeCursor, jobNotFound, parseBatchId, parseListQuery } from './job-requests.js';
 import { toJobView } from './job-view.js';
-import { parseUpload, type UploadLimits, type UploadRequest } from './upload.js';
+import { layoutMetadata, parseUpload, type UploadLimits, type UploadRequest } from './upload.js';
 
 export type JobRouteDeps = {
   readonly authenticate: (headers: Readonly<Record<string, string>>) => Promise<void>;
@@ -103,6 +103,7 @@ async function createOrReplay(db: Db, upload: UploadRequest, batchId: string): P
     totalRows: upload.totalRows,
     metadata: {
       ...(upload.defaultSiteId === undefined ? {} : { default_site_id: upload.defaultSiteId }),
+      ...layoutMetadata(upload),
       request_sha256: upload.fingerprint,
     },
     idempotencyKey: key ?? null,

@@ -1,6 +1,8 @@
 // The import job's vocabulary: statuses, types, priorities, the row as stored, and the view the API
 // returns. No SQL here (repositories own it) and nothing that exposes paths or personal data.
 
+import type { QualitySummary } from './quality.js';
+
 export const IMPORT_TYPES = ['hh', 'daily', 'sites'] as const;
 export type ImportType = (typeof IMPORT_TYPES)[number];
 
@@ -28,6 +30,8 @@ export type ImportSummary = {
   successful: boolean;
   batch_id: string;
   dry_run: boolean;
+  /** Reading imports only (see quality.ts). */
+  quality?: QualitySummary;
   meta: {
     format: string;
     column_mapping: Record<string, string>;

@@ -20,6 +20,9 @@ export type ClaimedJob = {
   readonly checkpointRow: number;
   readonly tally: ImportTally | null;
   readonly defaultSiteId: number | null;
+  /** The upload's `format` and `meter` parameters (metadata), for the layout registry. */
+  readonly format: string | undefined;
+  readonly meterCode: string | undefined;
   /** True when the job was taken over from a run whose lease expired (it crashed or was killed). */
   readonly recovered: boolean;
 };
@@ -64,10 +67,9 @@ export async function claimNextJob(
   if (row === null) return null;
   const recovered = row.status === 'processing';
   const metadata = decodeJsonColumn(row.metadata);
-  const defaultSiteId =
-    typeof metadata === 'object' && metadata !== null && 'default_site_id' in metadata
-      ? Number(metadata.default_site_id)
-      : Number.NaN;
+  const fields: Record<string, unknown> =
+    typeof metadata === 'object' && metadata !== null ? (metadata as Record<string, unknown>) : {};
+  const defaultSiteId = 'default_site_id' in fields ? Number(fields.default_site_id) : Number.NaN;
   return {
     id: Number(row.id),
     batchId: String(row.batch_id),
@@ -79,6 +81,8 @@ export async function claimNextJob(
     checkpointRow: Number(row.checkpoint_row),
     tally: parseTally(decodeJsonColumn(row.checkpoint_state)),
     defaultSiteId: Number.isSafeInteger(defaultSiteId) && defaultSiteId > 0 ? defaultSiteId : null,
+    format: typeof fields.format === 'string' ? fields.format : undefined,
+    meterCode: typeof fields.meter === 'string' ? fields.meter : undefined,
     recovered,
   };
 }

@@ -22,6 +22,7 @@ import {
   finishJob,
   requeueJob,
 } from './processor-repository.js';
+import type { QualitySummary } from './quality.js';
 import { serverAllowsLocalInfile, siteExists } from './reading-repository.js';
 import type { WriteMode } from './write-mode.js';
 
@@ -164,7 +165,11 @@ async function importJobFile(
   let file: PreparedFile;
   let end: LoopEnd;
   try {
-    const start = await setUpFile(job.importType, batches);
+    const start = await setUpFile(job.importType, batches, {
+      format: job.format,
+      meterCode: job.meterCode,
+      tracker: progress.tracker,
+    });
     file = start.file;
     end = await importRows(job, file, prepend(start.firstRecords, batches), writer, progress);
   } finally {
@@ -200,6 +205,9 @@ async function importRows(
         if (flushed !== 'ok') return loopEnd(flushed);
       }
     }
+    // Let the batch in flight take its next round trip: parsed input can keep this loop on
+    // microtasks alone, and the database would wait for the mapping (docs/design.md#import-pipelining).
+    await yieldToIo();
   }
   const flushed = await writer.flush(rowNumber);
   if (flushed !== 'ok') return loopEnd(flushed);
@@ -208,6 +216,10 @@ async function importRows(
 
 function loopEnd(result: WriteResult | 'out-of-time'): LoopEnd {
   return result === 'ok' ? 'done' : result === 'lost' ? 'cancelled' : 'released';
+}
+
+function yieldToIo(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 async function* prepend<T>(first: T, rest: AsyncIterable<T>): AsyncGenerator<T> {
@@ -233,7 +245,7 @@ async function finishImport(
   const failure = message === null ? null : { code: JOB_ERROR_CODES.FORMAT_ERROR, message };
   const held = await finishJob(db, job, options.leaseOwner, {
     status: failure === null ? 'completed' : 'failed',
-    summary: buildSummary(job, file, tally),
+    summary: buildSummary(job, file, tally, progress.qualitySummary()),
     totalRows: tally.processed,
     failure,
   });
@@ -241,7 +253,12 @@ async function finishImport(
   return jobOutcome(job, kind, tally, failure ?? undefined);
 }
 
-function buildSummary(job: ClaimedJob, file: PreparedFile, tally: Readonly<ImportTally>): ImportSummary {
+function buildSummary(
+  job: ClaimedJob,
+  file: PreparedFile,
+  tally: Readonly<ImportTally>,
+  quality: QualitySummary,
+): ImportSummary {
   return {
     records_processed: tally.processed,
     records_imported: tally.imported,
@@ -250,6 +267,7 @@ function buildSummary(job: ClaimedJob, file: PreparedFile, tally: Readonly<Impor
     successful: tally.imported > 0,
     batch_id: job.batchId,
     dry_run: job.dryRun,
+    ...(job.importType === 'sites' ? {} : { quality }),
     meta: {
       format: file.layoutName,
       column_mapping: file.columnMapping,

@@ -6,7 +6,9 @@ import { Readable } from 'node:stream';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { Db } from '../db.js';
 import { bulkLoadTag } from '../statement-tag.js';
-import type { ReadingRow, SiteRow } from './rows.js';
+import { formatUtcSql } from '../time/settlement-calendar.js';
+import type { Reading } from './layouts/layout.js';
+import type { SiteRow } from './rows.js';
 import { meterTypeOf, type ReadingType } from './values.js';
 
 export const AUTO_IMPORT_SITE_NAME = 'Auto-imported Meters';
@@ -72,56 +74,77 @@ export async function siteExists(db: Db, siteId: number): Promise<boolean> {
 
 /** The meter_readings columns both write paths fill, in the order readingColumnValues gives them. */
 const READING_COLUMNS =
-  'meter_id, reading_interval, reading_date, reading_time, period_number, reading_value, reading_type, import_batch_id';
+  'meter_id, reading_interval, start_utc, settlement_date, period_number, reading_value, reading_type, import_batch_id';
 
 type ReadingColumnValues = readonly [
   meterId: number,
   interval: 'hh' | 'daily',
-  date: string,
-  time: string,
+  /** The interval's start, UTC, as a DATETIME literal (see docs/design.md#time-model). */
+  startUtc: string,
+  settlementDate: string,
   period: number | null,
   valueKwh: string,
   readingType: ReadingType,
   batchId: string,
 ];
 
+/**
+ * The meter id of a reading's code. A batch holds runs of one meter's readings, so the last code's id
+ * answers most calls without upper-casing the code again.
+ */
+function meterIdLookup(meterIds: ReadonlyMap<string, number>): (code: string) => number {
+  let lastCode: string | undefined;
+  let lastId = 0;
+  return (code) => {
+    if (code === lastCode) return lastId;
+    const meterId = meterIds.get(meterKey(code));
+    // The writer resolves every meter of a batch before writing it; a gap here is a bug, not bad data.
+    if (meterId === undefined) throw new Error("A reading's meter was not resolved before the write");
+    lastCode = code;
+    lastId = meterId;
+    return meterId;
+  };
+}
+
 /** One reading as the values of READING_COLUMNS: the single mapping the INSERT and LOAD DATA paths share. */
 function readingColumnValues(
-  reading: ReadingRow,
-  meterIds: ReadonlyMap<string, number>,
+  reading: Reading,
+  meterIdOf: (code: string) => number,
   batchId: string,
 ): ReadingColumnValues {
-  const meterId = meterIds.get(meterKey(reading.meterCode));
-  // The writer resolves every meter of a batch before writing it; a gap here is a bug, not bad data.
-  if (meterId === undefined) throw new Error("A reading's meter was not resolved before the write");
   return [
-    meterId,
-    reading.periodNumber === null ? 'daily' : 'hh',
-    reading.readingDate,
-    reading.readingTime,
-    reading.periodNumber,
-    reading.valueKwh,
-    reading.readingType,
+    meterIdOf(reading.meterCode),
+    reading.period === null ? 'daily' : 'hh',
+    formatUtcSql(reading.startUtcMs),
+    reading.settlementDate,
+    reading.period,
+    reading.kwh,
+    reading.type,
     batchId,
   ];
 }
 
-/** One multi-row upsert: re-importing a reading updates it (last write wins), so imports are idempotent. */
+/**
+ * One multi-row upsert: re-importing a reading updates it (last write wins), so imports are idempotent.
+ * The same meter and instant twice in one statement is the same: the later row updates the earlier.
+ */
 export async function upsertReadings(
   db: Db,
-  readings: readonly ReadingRow[],
+  readings: readonly Reading[],
   meterIds: ReadonlyMap<string, number>,
   batchId: string,
   deadlineEpochMs: number,
 ): Promise<void> {
   if (readings.length === 0) return;
-  const values = readings.map((reading) => readingColumnValues(reading, meterIds, batchId));
+  const meterIdOf = meterIdLookup(meterIds);
+  const values = readings.map((reading) => readingColumnValues(reading, meterIdOf, batchId));
   // VALUES() is deprecated in MySQL 8.0.20+ but is the one upsert form both MySQL and MariaDB accept.
   // The tag tells the monitor this bulk write belongs to an invocation with time left (statement-tag.ts).
   await db.query(
     `${bulkLoadTag(deadlineEpochMs)} INSERT INTO meter_readings (${READING_COLUMNS})
      VALUES ?
      ON DUPLICATE KEY UPDATE
+       settlement_date = VALUES(settlement_date),
        period_number = VALUES(period_number),
        reading_value = VALUES(reading_value),
        reading_type = VALUES(reading_type),
@@ -144,20 +167,21 @@ export async function serverAllowsLocalInfile(db: Db): Promise<boolean> {
  */
 export async function loadReadings(
   db: Db,
-  readings: readonly ReadingRow[],
+  readings: readonly Reading[],
   meterIds: ReadonlyMap<string, number>,
   batchId: string,
   deadlineEpochMs: number,
 ): Promise<void> {
   if (readings.length === 0) return;
+  const meterIdOf = meterIdLookup(meterIds);
   let text = '';
   for (const reading of readings) {
-    const [meterId, interval, date, time, period, valueKwh, readingType, batch] = readingColumnValues(
+    const [meterId, interval, startUtc, date, period, valueKwh, readingType, batch] = readingColumnValues(
       reading,
-      meterIds,
+      meterIdOf,
       batchId,
     );
-    text += `${meterId}\t${interval}\t${date}\t${time}\t${period ?? '\\N'}\t${valueKwh}\t${readingType}\t${batch}\n`;
+    text += `${meterId}\t${interval}\t${startUtc}\t${date}\t${period ?? '\\N'}\t${valueKwh}\t${readingType}\t${batch}\n`;
   }
   // Every field comes from a strict parser (digits, dashes, colons, a dot, fixed words) or a UUID, so
   // none can hold a tab, a line break or a backslash; refuse the batch rather than escape if one did.

@@ -7,8 +7,10 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { parseQueryChoice } from '../choice.js';
 import { HttpError } from '../errors.js';
 import { CsvFormatError, readCsvRecordBatches } from './csv-reader.js';
-import { detectLayoutFromHead, FileFormatError, type ImportFormat } from './formats.js';
+import { FileFormatError } from './formats.js';
 import { IMPORT_TYPES, type ImportType, PRIORITIES, type Priority } from './job.js';
+import { LayoutError, type LayoutName } from './layouts/layout.js';
+import { parseFormatName, parseMeterParameter, resolveLayoutFromHead } from './layouts/registry.js';
 
 export type UploadLimits = {
   /** The body as received (after base64 decoding), compressed or not. */
@@ -26,13 +28,18 @@ export type UploadOptions = {
   readonly defaultSiteId: number | undefined;
   /** SHA-256 hex of the Idempotency-Key header: stored instead of the key, and exact (no collation). */
   readonly idempotencyKeyDigest: string | undefined;
+  /** `format=<layout name>`: the layout to use when detection cannot choose (layouts/registry.ts). */
+  readonly format: LayoutName | undefined;
+  /** `meter=<code>`: the meter of a file with no meter column (e.g. an Octopus export). */
+  readonly meterCode: string | undefined;
   readonly gzipped: boolean;
 };
 
 export type UploadRequest = UploadOptions & {
   /** The file as one gzip stream, ready for storeFileChunks. */
   readonly gzippedFile: Buffer;
-  readonly format: ImportFormat;
+  /** The layout the file's header row was read as (the job runs it again with the same rules). */
+  readonly layout: LayoutName;
   /** Data rows: CSV records after the header row with at least one non-empty cell, as the processor counts them. */
   readonly totalRows: number;
   /** SHA-256 over the options and the file: a replayed Idempotency-Key must come with the same one. */
@@ -73,11 +80,11 @@ export async function parseUpload(
 ): Promise<UploadRequest> {
   const options = parseUploadOptions(request.query, request.headers);
   const file = decodeBody(request.body, options.gzipped, limits);
-  const { format, totalRows } = await inspectCsv(options.importType, file);
+  const { layout, totalRows } = await inspectCsv(options, file);
   return {
     ...options,
     gzippedFile: options.gzipped ? request.body : gzipSync(file),
-    format,
+    layout,
     totalRows,
     fingerprint: fingerprint(options, file),
   };
@@ -98,14 +105,34 @@ export function parseJobOptions(
   query: Readonly<Record<string, string>>,
   headers: Readonly<Record<string, string>>,
 ): Omit<UploadOptions, 'gzipped'> {
+  const importType = parseImportType(query.type);
   return {
-    importType: parseImportType(query.type),
+    importType,
     dryRun: parseFlag('dry_run', query.dry_run),
     priority: parsePriority(query.priority),
     maxRetries: parseMaxRetries(query.max_retries),
     filename: sanitizeFilename(query.filename),
     defaultSiteId: parseSiteId(query.default_site_id),
     idempotencyKeyDigest: parseIdempotencyKey(headers['idempotency-key']),
+    format: asHttpError(() => parseFormatName(importType, query.format)),
+    meterCode: asHttpError(() => parseMeterParameter(query.meter)),
+  };
+}
+
+/** A LayoutError as the HTTP error it stands for (400 or 422, the headers seen in the body). */
+function asHttpError<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw toUploadError(error);
+  }
+}
+
+/** The job metadata that carries `format` and `meter` to the processor. */
+export function layoutMetadata(options: Pick<UploadOptions, 'format' | 'meterCode'>): Record<string, string> {
+  return {
+    ...(options.format === undefined ? {} : { format: options.format }),
+    ...(options.meterCode === undefined ? {} : { meter: options.meterCode }),
   };
 }
 
@@ -231,12 +258,14 @@ function hasCode(error: Error, code: string): boolean {
 
 /** The layout from the header row, then every record counted with the same reader the processor uses. */
 async function inspectCsv(
-  importType: ImportType,
+  options: Pick<UploadOptions, 'importType' | 'format' | 'meterCode'>,
   file: Buffer,
-): Promise<{ format: ImportFormat; totalRows: number }> {
+): Promise<{ layout: LayoutName; totalRows: number }> {
   try {
-    const layout = detectLayoutFromHead(importType, file.subarray(0, HEAD_BYTES), {
+    const plan = resolveLayoutFromHead(options.importType, file.subarray(0, HEAD_BYTES), {
       isTruncated: file.length > HEAD_BYTES,
+      format: options.format,
+      meterCode: options.meterCode,
     });
     let records = 0;
     let nonBlankDataRows = 0;
@@ -247,7 +276,7 @@ async function inspectCsv(
       }
     }
     if (nonBlankDataRows === 0) throw new HttpError(422, 'No data rows: the file has a header row only');
-    return { format: layout.format, totalRows: nonBlankDataRows };
+    return { layout: plan.name, totalRows: nonBlankDataRows };
   } catch (error) {
     throw toUploadError(error);
   }
@@ -260,6 +289,11 @@ async function* chunksOf(file: Buffer): AsyncGenerator<Uint8Array> {
 }
 
 function toUploadError(error: unknown): unknown {
+  if (error instanceof LayoutError) {
+    const details =
+      error.headers.length === 0 ? { code: error.code } : { code: error.code, headers: error.headers };
+    return new HttpError(error.statusCode, error.message, details);
+  }
   if (error instanceof FileFormatError) return new HttpError(422, error.message, { code: error.code });
   if (error instanceof CsvFormatError) {
     // Not text at all (encoding) is a bad request; text that is not usable CSV is unprocessable.
@@ -279,6 +313,8 @@ function fingerprint(options: UploadOptions, file: Buffer): string {
         options.maxRetries,
         options.filename,
         options.defaultSiteId ?? null,
+        options.format ?? null,
+        options.meterCode ?? null,
         createHash('sha256').update(file).digest('hex'),
       ]),
     )

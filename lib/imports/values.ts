@@ -91,11 +91,55 @@ const CLOCK_TIME = /^(\d{1,2}):(\d{2})(?::(\d{2}))?(\.\d+)?$/;
 const EXCEL_DAY_FRACTION = /^(?:0(?:\.\d*)?|\.\d+)$/;
 const ZONE_SUFFIX = /(?:Z|[+-]\d{2}(?::?\d{2})?)$/i;
 
+/** `d/m/yy`: a two-digit year is 20yy (meter data from the 1900s does not exist). */
+const DAY_FIRST_SHORT_YEAR_DATE = /^(\d{1,2})\/(\d{1,2})\/(\d{2})$/;
+/** `26-Oct-2025`, `26 Oct 2025`, `26 October 25`. */
+const MONTH_NAME_DATE = /^(\d{1,2})([- ])([A-Za-z]{3,9})\2(\d{4}|\d{2})$/;
+const MONTH_NAMES: ReadonlyMap<string, number> = new Map(
+  [
+    'january',
+    'february',
+    'march',
+    'april',
+    'may',
+    'june',
+    'july',
+    'august',
+    'september',
+    'october',
+    'november',
+    'december',
+  ].flatMap((name, index) => [
+    [name, index + 1],
+    [name.slice(0, 3), index + 1],
+  ]),
+).set('sept', 9);
+
+function fullYear(digits: string): number {
+  return digits.length === 2 ? 2000 + Number(digits) : Number(digits);
+}
+
 function parseDatePart(text: string): { date: string | null; yearFirst: boolean } | null {
   const dayFirst = DAY_FIRST_DATE.exec(text);
   if (dayFirst !== null) {
     return {
       date: calendarDate(Number(dayFirst[4]), Number(dayFirst[3]), Number(dayFirst[1])),
+      yearFirst: false,
+    };
+  }
+  const shortYear = DAY_FIRST_SHORT_YEAR_DATE.exec(text);
+  if (shortYear !== null) {
+    return {
+      date: calendarDate(fullYear(shortYear[3] ?? ''), Number(shortYear[2]), Number(shortYear[1])),
+      yearFirst: false,
+    };
+  }
+  const monthName = MONTH_NAME_DATE.exec(text);
+  if (monthName !== null) {
+    const month = MONTH_NAMES.get((monthName[3] ?? '').toLowerCase());
+    if (month === undefined) return null;
+    return {
+      date: calendarDate(fullYear(monthName[4] ?? ''), month, Number(monthName[1])),
       yearFirst: false,
     };
   }
@@ -174,8 +218,11 @@ export function parseDateTime(text: string): Parsed<LocalDateTime> {
   const trimmed = text.trim();
   const fast = parseCanonicalDateTime(trimmed);
   if (fast !== null) return fast;
-  let separator = -1;
-  for (let i = 0; i < trimmed.length; i++) {
+  // A month-name date holds spaces or letters itself, so it is split off by its own shape.
+  const named = MONTH_NAME_DATE_PREFIX.exec(trimmed);
+  let separator = named === null ? -1 : (named[1] ?? '').length;
+  if (separator === trimmed.length) separator = -1;
+  for (let i = 0; named === null && i < trimmed.length; i++) {
     const code = trimmed.charCodeAt(i);
     if (code === 32 || code === 84 || code === 116) {
       separator = i;
@@ -202,6 +249,66 @@ export function parseDateTime(text: string): Parsed<LocalDateTime> {
   const second = clock[3] === undefined ? 0 : Number(clock[3]);
   if (hour > 23 || minute > 59 || second > 59) return fail(`Invalid date-time ${quoteValue(trimmed)}`);
   return ok({ date: parsedDate.date, time: { hour, minute, second } });
+}
+
+const MONTH_NAME_DATE_PREFIX = /^(\d{1,2}([- ])[A-Za-z]{3,9}\2(?:\d{4}|\d{2}))(?=$|[ T])/;
+/** A zone after a clock time: `Z`, `+01:00`, `+0100`, `-05`, with or without a space before it. */
+const TRAILING_ZONE = /^(.*\d:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:(Z)|([+-])(\d{2})(?::?(\d{2}))?)$/i;
+
+/** A date-time and, when it says so, its offset from UTC in minutes (`Z` → 0, `+01:00` → 60). */
+export type Timestamp = LocalDateTime & { offsetMinutes: number | null };
+
+/**
+ * A date-time that keeps its zone: any form parseDateTime reads, optionally followed by `Z` or an
+ * offset (`±hh:mm`, `±hhmm`, `±hh`, at most ±14:00). Without one, `offsetMinutes` is null and the
+ * caller decides what the wall-clock time means (see lib/time/wall-clock.ts).
+ */
+export function parseTimestamp(text: string): Parsed<Timestamp> {
+  const trimmed = text.trim();
+  const fast = parseCanonicalTimestamp(trimmed);
+  if (fast !== null) return fast;
+  const zone = TRAILING_ZONE.exec(trimmed);
+  if (zone === null) {
+    const local = parseDateTime(trimmed);
+    return local.ok ? ok({ ...local.value, offsetMinutes: null }) : local;
+  }
+  let offsetMinutes = 0;
+  if (zone[2] === undefined) {
+    const hours = Number(zone[4]);
+    const minutes = zone[5] === undefined ? 0 : Number(zone[5]);
+    if (hours > 14 || minutes > 59 || hours * 60 + minutes > 840) {
+      return fail(`Invalid offset in date-time ${quoteValue(trimmed)}`);
+    }
+    offsetMinutes = zone[3] === '-' ? 0 - (hours * 60 + minutes) || 0 : hours * 60 + minutes;
+  }
+  const local = parseDateTime(zone[1] ?? '');
+  if (!local.ok) return fail(`Invalid date-time ${quoteValue(trimmed)}`);
+  return ok({ ...local.value, offsetMinutes });
+}
+
+/**
+ * The hot path of parseTimestamp, without a regex: a canonical date-time (see parseCanonicalDateTime)
+ * alone, or followed by `Z` or `±hh:mm`. Null means "not exactly this shape".
+ */
+function parseCanonicalTimestamp(text: string): Parsed<Timestamp> | null {
+  const length = text.length;
+  let offsetMinutes: number | null = null;
+  let local = text;
+  if (length === 20 && (text.charCodeAt(19) === 90 || text.charCodeAt(19) === 122)) {
+    offsetMinutes = 0;
+    local = text.slice(0, 19);
+  } else if (length === 25 && text.charCodeAt(22) === 58) {
+    const sign = text.charCodeAt(19);
+    const hours = digitsAt(text, 20, 22);
+    const minutes = digitsAt(text, 23, 25);
+    if ((sign !== 43 && sign !== 45) || hours < 0 || hours > 14 || minutes < 0 || minutes > 59) return null;
+    if (hours * 60 + minutes > 840) return null;
+    offsetMinutes = sign === 45 ? 0 - (hours * 60 + minutes) || 0 : hours * 60 + minutes;
+    local = text.slice(0, 19);
+  }
+  const parsed = parseCanonicalDateTime(local);
+  if (parsed === null || !parsed.ok) return parsed;
+  return ok({ date: parsed.value.date, time: parsed.value.time, offsetMinutes });
 }
 
 /** Digits at [start, end) as a number, or -1 if any is not an ASCII digit. */

@@ -7,7 +7,7 @@ import type { RunWithDb } from '../db.js';
 import { HttpError } from '../errors.js';
 import { type HttpRequest, type HttpResponse, json, type Route } from '../http.js';
 import { JOBS_PATH, type RequestContext } from '../imports/job-routes.js';
-import { parseJobOptions } from '../imports/upload.js';
+import { layoutMetadata, parseJobOptions } from '../imports/upload.js';
 import { type S3Credentials, withS3Client } from './s3-client.js';
 import type { StorageConfig } from './storage-config.js';
 import { signUploadForm, type UploadForm, uploadObjectKey } from './upload-policy.js';
@@ -66,6 +66,8 @@ async function requestUpload(
         options.maxRetries,
         options.filename,
         options.defaultSiteId ?? null,
+        options.format ?? null,
+        options.meterCode ?? null,
       ]),
     )
     .digest('hex');
@@ -80,6 +82,7 @@ async function requestUpload(
       maxRetries: options.maxRetries,
       metadata: {
         ...(options.defaultSiteId === undefined ? {} : { default_site_id: options.defaultSiteId }),
+        ...layoutMetadata(options),
         request_sha256: fingerprint,
       },
       idempotencyKey: options.idempotencyKeyDigest ?? null,

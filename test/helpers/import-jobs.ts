@@ -77,16 +77,29 @@ export async function readJob(testDb: TestDatabase, batchId: string): Promise<Jo
   };
 }
 
-/** Every reading as `MPAN date time period value type`, sorted, for exact comparisons. */
+const londonTime = new Intl.DateTimeFormat('en-GB', {
+  timeZone: 'Europe/London',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hourCycle: 'h23',
+});
+
+/**
+ * Every reading as `MPAN interval settlement-date local-start period value type`, sorted by UTC start,
+ * for exact comparisons. The local start comes from the platform's tz database (Intl), not lib/time.
+ */
 export async function readingLines(testDb: TestDatabase): Promise<string[]> {
   const [rows] = await testDb.admin.query<RowDataPacket[]>(
-    `SELECT m.mpan, r.reading_interval, DATE_FORMAT(r.reading_date, '%Y-%m-%d') AS d, r.reading_time AS t,
+    `SELECT m.mpan, r.reading_interval, DATE_FORMAT(r.settlement_date, '%Y-%m-%d') AS d,
+            DATE_FORMAT(r.start_utc, '%Y-%m-%dT%H:%i:%sZ') AS s,
             r.period_number AS p, r.reading_value AS v, r.reading_type AS k
        FROM \`${testDb.name}\`.meter_readings r JOIN \`${testDb.name}\`.meters m ON m.id = r.meter_id
-      ORDER BY m.mpan, r.reading_interval, r.reading_date, r.reading_time`,
+      ORDER BY m.mpan, r.reading_interval, r.start_utc`,
   );
   return rows.map(
-    (row) => `${row.mpan} ${row.reading_interval} ${row.d} ${row.t} ${row.p ?? '-'} ${row.v} ${row.k}`,
+    (row) =>
+      `${row.mpan} ${row.reading_interval} ${row.d} ${londonTime.format(Date.parse(String(row.s)))} ${row.p ?? '-'} ${row.v} ${row.k}`,
   );
 }
 

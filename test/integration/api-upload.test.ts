@@ -198,7 +198,7 @@ describe('POST /api/import/jobs', () => {
         {},
         'Site,Date,Reading\nHQ,09/11/2024,1\n',
         422,
-        'CSV must include a column containing the meter identifier (e.g. MPAN or MeterCode). Headers detected: Site, Date, Reading',
+        'CSV must include a column containing the meter identifier (e.g. MPAN or MeterCode), or the request must name the meter (meter=<code>). Headers detected: Site, Date, Reading',
       ],
       [
         'a header without HH or interval columns',
@@ -206,7 +206,7 @@ describe('POST /api/import/jobs', () => {
         {},
         'MPAN,Date,Reading\nE1,09/11/2024,1\n',
         422,
-        /^CSV must include half-hourly columns HH01\.\.HH48/,
+        /^No hh layout fits these headers \(hh-matrix: no numbered half-hour columns \(HH01\.\.HH48\);/,
       ],
       ['a header only', { type: 'daily' }, {}, 'MPAN,Date,Reading\n', 422, /^No data rows/],
     ])('answers %s with %s', async (_, query, headers, body, statusCode, message) => {

@@ -173,6 +173,24 @@ describe('POST /api/import/uploads', () => {
     expect(Number(rows[0]?.n)).toBe(1);
   });
 
+  it('keeps format and meter in the job for the processor, and in the Idempotency-Key fingerprint', async () => {
+    const headers = { ...AUTH, 'idempotency-key': 'upload-octopus' };
+    const query = { type: 'hh', meter: 'A-1B2C3D4E', format: 'hh-octopus' };
+    const first = await ticketFor(query, headers);
+    const [rows] = await testDb.admin.query<RowDataPacket[]>(
+      'SELECT metadata FROM import_jobs WHERE batch_id = ?',
+      [first.batch_id],
+    );
+    expect(JSON.parse(String(rows[0]?.metadata))).toMatchObject({
+      format: 'hh-octopus',
+      meter: 'A-1B2C3D4E',
+    });
+    const otherMeter = await api()(requestUpload({ ...query, meter: 'A-9' }, headers));
+    expect(otherMeter.statusCode).toBe(422);
+    const badFormat = await api()(requestUpload({ type: 'hh', format: 'excel' }));
+    expect([badFormat.statusCode, bodyOf(badFormat).details]).toEqual([400, { code: 'unknown-format' }]);
+  });
+
   it('answers 400 for a bad option and 401 without a token, storing nothing', async () => {
     const bad = await api()(requestUpload({ type: 'weekly' }));
     const unauthenticated = await api()(requestUpload({ type: 'daily' }, {}));

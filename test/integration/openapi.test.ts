@@ -11,6 +11,7 @@ import type { HttpResponse } from '../../lib/http.js';
 import { importJobRoutes } from '../../lib/imports/job-routes.js';
 import { ACCEPTED_CONTENT_ENCODINGS, ACCEPTED_CONTENT_TYPES } from '../../lib/imports/upload.js';
 import { logger } from '../../lib/logger.js';
+import { readingRoutes } from '../../lib/readings/reading-routes.js';
 import { importUploadRoutes } from '../../lib/storage/upload-routes.js';
 import { AUTH, apiHandler, bodyOf, migrate, seedJob, TOKEN, utc } from '../helpers/api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -111,6 +112,13 @@ function authenticatedRequests(headers: Record<string, string>): Array<[string, 
     ['/api/import/jobs/{batchId}/cancel', httpEvent('POST', `${jobPath}/cancel`, { headers })],
     ['/api/import/jobs/{batchId}/retry', httpEvent('POST', `${jobPath}/retry`, { headers })],
     ['/api/import/uploads', httpEvent('POST', '/api/import/uploads', { headers, query: { type: 'daily' } })],
+    [
+      '/api/meters/{meter}/readings',
+      httpEvent('GET', '/api/meters/E1/readings', {
+        headers,
+        query: { from: '2025-10-26', to: '2025-10-26' },
+      }),
+    ],
   ];
 }
 
@@ -160,6 +168,7 @@ describe('openapi.yaml', () => {
         limits: { maxUploadBytes: 1, maxDecompressedBytes: 1 },
       }),
       ...importUploadRoutes({ authenticate: async () => undefined, storage: testDb.config().storage }),
+      ...readingRoutes({ authenticate: async () => undefined }),
     ].map((route) => `${route.method} ${route.pattern}`);
     // GET /api/health is the one route functions/api.ts adds itself.
     expect(['GET /api/health', ...routes].sort()).toEqual(declaredOperations().sort());
@@ -173,6 +182,7 @@ describe('openapi.yaml', () => {
     await exchange('/api/import/jobs/{batchId}/cancel', httpEvent('GET', `${jobPath}/cancel`), 405);
     await exchange('/api/import/jobs/{batchId}/retry', httpEvent('PUT', `${jobPath}/retry`), 405);
     await exchange('/api/import/uploads', httpEvent('GET', '/api/import/uploads'), 405);
+    await exchange('/api/meters/{meter}/readings', httpEvent('POST', '/api/meters/E1/readings'), 405);
     expect(methodsOf('/api/import/jobs').sort()).toEqual(['GET', 'POST']);
   });
 
@@ -513,6 +523,57 @@ describe('POST /api/import/jobs/{batchId}/cancel and /retry', () => {
   });
 });
 
+describe('GET /api/meters/{meter}/readings', () => {
+  const template = '/api/meters/{meter}/readings';
+  const read = (meter: string, query: Record<string, string>) =>
+    httpEvent('GET', `/api/meters/${meter}/readings`, { headers: AUTH, query });
+
+  it('answers 200 with readings and pages with next_cursor until it is null', async () => {
+    await testDb.admin.query("INSERT IGNORE INTO meters (id, mpan) VALUES (901, 'OPENAPI-1')");
+    await testDb.admin.query(
+      `INSERT IGNORE INTO meter_readings
+         (meter_id, reading_interval, start_utc, settlement_date, period_number, reading_value, reading_type)
+       VALUES (901, 'hh', '2025-10-26 00:00:00', '2025-10-26', 3, 0.5, 'actual'),
+              (901, 'hh', '2025-10-26 01:00:00', '2025-10-26', 5, 0.25, 'estimated'),
+              (901, 'daily', '2025-10-25 23:00:00', '2025-10-26', NULL, 12, 'actual')`,
+    );
+    const first = bodyOf(
+      await exchange(template, read('openapi-1', { from: '2025-10-26', to: '2025-10-26', limit: '1' }), 200),
+    );
+    expect(typeof first.next_cursor).toBe('string');
+    const last = bodyOf(
+      await exchange(
+        template,
+        read('OPENAPI-1', { from: '2025-10-26', to: '2025-10-26', cursor: String(first.next_cursor) }),
+        200,
+      ),
+    );
+    expect(last.next_cursor).toBeNull();
+    await exchange(
+      template,
+      read('OPENAPI-1', { from: '2025-10-26', to: '2025-10-26', interval: 'daily' }),
+      200,
+    );
+  });
+
+  it('answers 400 for a bad range, interval, limit, cursor, meter code or path, and 404 for an unknown meter', async () => {
+    for (const query of [
+      { from: '2025-10-27', to: '2025-10-26' },
+      { from: '2025-02-29', to: '2025-03-01' },
+      { from: '2025-01-01', to: '2026-01-02' },
+      { from: '2025-01-01' },
+      { from: '2025-01-01', to: '2025-01-01', interval: 'weekly' },
+      { from: '2025-01-01', to: '2025-01-01', limit: '10001' },
+      { from: '2025-01-01', to: '2025-01-01', cursor: 'e30' },
+    ]) {
+      await exchange(template, read('E1', query), 400);
+    }
+    await exchange(template, read('%3Dcmd', { from: '2025-01-01', to: '2025-01-01' }), 400);
+    await exchange(template, read('%E0%A4%A', { from: '2025-01-01', to: '2025-01-01' }), 400);
+    await exchange(template, read('NO-SUCH-METER', { from: '2025-01-01', to: '2025-01-01' }), 404);
+  });
+});
+
 describe('every authenticated operation', () => {
   it('answers 401 with WWW-Authenticate for a missing or wrong token, before opening a connection', async () => {
     for (const [template, event] of [
@@ -533,10 +594,13 @@ describe('every authenticated operation', () => {
       },
     );
     try {
-      for (const [template, event] of authenticatedRequests(AUTH)) {
+      const requests = authenticatedRequests(AUTH);
+      for (const [template, event] of requests) {
         await exchange(template, event, 500, { handler: misconfigured });
       }
-      expect(logged).toHaveBeenCalledTimes(6);
+      // One log line per request: the readings route made it seven.
+      expect(requests).toHaveLength(7);
+      expect(logged).toHaveBeenCalledTimes(requests.length);
       expect(logged).toHaveBeenCalledWith('unhandled error', expect.anything());
     } finally {
       logged.mockRestore();

@@ -112,10 +112,15 @@ describe.each(['insert', 'load'] as const)('processImports writing with %s', (mo
       records_processed: 5,
       records_imported: 3,
       records_failed: 2,
-      errors: ['Row 4: Invalid reading timestamp', 'Row 5: Missing MPAN'],
+      errors: [
+        'Row 4: Invalid reading timestamp: Invalid date-time "31/02/2024 00:00"',
+        'Row 5: Missing MPAN',
+      ],
       successful: true,
       batch_id: job.batchId,
       dry_run: false,
+      // Two meter-days of 48 periods: 2 + 1 present, 93 missing; the Wh row is flagged E.
+      quality: { meter_days: 2, complete_days: 0, missing_periods: 93, duplicates_in_file: 0, estimated: 1 },
       meta: {
         format: 'hh-interval',
         column_mapping: expect.any(Object),
@@ -135,7 +140,13 @@ describe.each(['insert', 'load'] as const)('processImports writing with %s', (mo
   });
 
   it('keeps a daily reading apart from half-hour period 1 of the same meter and day', async () => {
-    await queueJob(testDb, { type: 'hh', csv: 'MPAN,Date,HH01,HH02,HH48\nE1,09/11/2024,1.5,,2.25\n' });
+    // A wide file names every period column (the registry needs at least 46 to call it wide).
+    const periods = Array.from({ length: 48 }, (_, i) => `HH${String(i + 1).padStart(2, '0')}`);
+    const cells = periods.map((_, i) => (i === 0 ? '1.5' : i === 47 ? '2.25' : ''));
+    await queueJob(testDb, {
+      type: 'hh',
+      csv: `MPAN,Date,${periods.join(',')}\nE1,09/11/2024,${cells.join(',')}\n`,
+    });
     await queueJob(testDb, { type: 'daily', csv: 'MPAN,Date,Reading\nE1,2024-11-09,40\n' });
     const outcomes = await run();
     expect(outcomes.map((o) => o.outcome)).toEqual(['completed', 'completed']);
@@ -236,7 +247,7 @@ describe.each(['insert', 'load'] as const)('processImports writing with %s', (mo
     expect(row.error_message).toBe('No row could be imported: 2 of 2 rows failed');
     expect(row.error_code).toBe('FORMAT_ERROR');
     expect(row.summary?.errors).toEqual([
-      'Row 1: Invalid date value',
+      'Row 1: Invalid date value "2024-13-01"',
       'Row 2: Non-numeric reading value "abc"',
     ]);
   });
@@ -255,7 +266,7 @@ describe.each(['insert', 'load'] as const)('processImports writing with %s', (mo
   });
 
   it('fails a file-level error at once, without retries', async () => {
-    const job = await queueJob(testDb, { type: 'hh', csv: 'Date,Value\n2024-01-01,1\n' });
+    const job = await queueJob(testDb, { type: 'hh', csv: 'ReadDateTime,Value\n2024-01-01 00:00,1\n' });
     const [outcome] = await run();
     expect(outcome?.outcome).toBe('failed');
     const row = await readJob(testDb, job.batchId);
@@ -584,11 +595,11 @@ describe('purgeFinishedJobs', () => {
 describe('loadReadings', () => {
   const reading = {
     meterCode: 'E1',
-    readingDate: '2024-01-01',
-    readingTime: '00:00:00',
-    periodNumber: 1,
-    valueKwh: '1.5',
-    readingType: 'actual' as const,
+    settlementDate: '2024-01-01',
+    period: 1,
+    startUtcMs: Date.UTC(2024, 0, 1),
+    kwh: '1.5',
+    type: 'actual' as const,
     unit: 'kWh' as const,
   };
 
@@ -599,7 +610,7 @@ describe('loadReadings', () => {
       try {
         await loadReadings(
           db,
-          [{ ...reading, valueKwh }],
+          [{ ...reading, kwh: valueKwh }],
           new Map([['E1', 1]]),
           randomUUID(),
           Date.now() + 60_000,

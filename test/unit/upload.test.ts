@@ -182,7 +182,7 @@ describe('parseUpload', () => {
   it('counts the data rows, detects the layout and gzips the file for storage', async () => {
     const result = await upload(DAILY);
     expect(result.totalRows).toBe(2);
-    expect(result.format).toBe('daily');
+    expect(result.layout).toBe('daily');
     expect(gunzipSync(result.gzippedFile).toString('utf8')).toBe(DAILY);
   });
 
@@ -190,7 +190,7 @@ describe('parseUpload', () => {
     const csv = 'name,postcode\r\n"Head\r\nOffice",SW1A 1AA\r\n\r\nLeeds,LS1 1AA\r\nYork,YO1 7HH';
     const result = await upload(csv, { type: 'sites' });
     expect(result.totalRows).toBe(3);
-    expect(result.format).toBe('sites');
+    expect(result.layout).toBe('sites');
   });
 
   it('does not count rows whose cells are all empty, as the processor does not', async () => {
@@ -207,9 +207,10 @@ describe('parseUpload', () => {
 
   it('detects the hh interval and matrix layouts', async () => {
     const interval = 'MPAN,ReadDateTime,ReadValue,Unit\nE06BG12862,2024-11-09 00:30:00,5.6,kWh\n';
-    expect((await upload(interval, { type: 'hh' })).format).toBe('hh-interval');
-    const matrix = 'MPAN,Date,HH01,HH02\nE06BG12862,09/11/2024,1,2\n';
-    expect((await upload(matrix, { type: 'hh' })).format).toBe('hh-matrix');
+    expect((await upload(interval, { type: 'hh' })).layout).toBe('hh-interval');
+    const periods = Array.from({ length: 48 }, (_, i) => `HH${String(i + 1).padStart(2, '0')}`);
+    const matrix = `MPAN,Date,${periods.join(',')}\nE06BG12862,09/11/2024,1,2\n`;
+    expect((await upload(matrix, { type: 'hh' })).layout).toBe('hh-matrix');
   });
 
   it('answers 400 for an empty body, and for an empty file inside gzip', async () => {
@@ -276,9 +277,9 @@ describe('parseUpload', () => {
     const error = await httpError(upload('Date,Reading\n09/11/2024,1\n'));
     expect(error.statusCode).toBe(422);
     expect(error.message).toBe(
-      'CSV must include a column containing the meter identifier (e.g. MPAN or MeterCode). Headers detected: Date, Reading',
+      'CSV must include a column containing the meter identifier (e.g. MPAN or MeterCode), or the request must name the meter (meter=<code>). Headers detected: Date, Reading',
     );
-    expect(error.details).toEqual({ code: 'missing-meter-column' });
+    expect(error.details).toEqual({ code: 'missing-meter-column', headers: ['Date', 'Reading'] });
   });
 
   it('answers 422 "No data rows" for a header without data, or with blank rows only', async () => {

@@ -2,18 +2,31 @@ import { createReadStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { readCsvRecords } from '../../../lib/imports/csv-reader.js';
-import type { ImportType } from '../../../lib/imports/formats.js';
-import { detectLayout } from '../../../lib/imports/formats.js';
-import type { ReadingRow, SiteRow } from '../../../lib/imports/rows.js';
-import { compileReadingMapper, compileSiteMapper, formatRowError } from '../../../lib/imports/rows.js';
+import { prepareFile } from '../../../lib/imports/file-setup.js';
+import type { ImportType } from '../../../lib/imports/job.js';
+import type { Reading } from '../../../lib/imports/layouts/layout.js';
+import { formatRowError, type SiteRow } from '../../../lib/imports/rows.js';
 
 function fixture(name: string): string {
   return fileURLToPath(new URL(`../../fixtures/imports/${name}`, import.meta.url));
 }
 
-type Outcome = { format: string; rows: ReadingRow[]; sites: SiteRow[]; errors: string[]; blank: number };
+type Outcome = { format: string; rows: Reading[]; sites: SiteRow[]; errors: string[]; blank: number };
 
-/** The pure part of an import: stream → header → layout → typed rows and `Row N:` errors. */
+const londonTime = new Intl.DateTimeFormat('en-GB', {
+  timeZone: 'Europe/London',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hourCycle: 'h23',
+});
+
+/** The reading's Europe/London wall-clock start, from the platform's tz database. */
+function localTime(row: Reading): string {
+  return londonTime.format(row.startUtcMs);
+}
+
+/** The pure part of an import: stream → header → layout (the registry) → typed rows and `Row N:` errors. */
 async function importFixture(name: string, importType: ImportType): Promise<Outcome> {
   const outcome: Outcome = { format: '', rows: [], sites: [], errors: [], blank: 0 };
   let mapRecord: ((fields: string[], rowNumber: number) => void) | null = null;
@@ -21,25 +34,15 @@ async function importFixture(name: string, importType: ImportType): Promise<Outc
   // Tiny chunks so every fixture also crosses chunk boundaries.
   for await (const record of readCsvRecords(createReadStream(fixture(name), { highWaterMark: 7 }))) {
     if (mapRecord === null) {
-      const layout = detectLayout(importType, record.fields);
-      outcome.format = layout.format;
-      if (layout.format === 'sites') {
-        const mapper = compileSiteMapper(layout);
-        mapRecord = (fields, n) => {
-          const result = mapper(fields);
-          if (result.kind === 'site') outcome.sites.push(result.site);
-          else if (result.kind === 'error') outcome.errors.push(formatRowError(n, result.message));
-          else outcome.blank++;
-        };
-      } else {
-        const mapper = compileReadingMapper(layout);
-        mapRecord = (fields, n) => {
-          const result = mapper(fields);
-          if (result.kind === 'rows') outcome.rows.push(...result.rows);
-          else if (result.kind === 'error') outcome.errors.push(formatRowError(n, result.message));
-          else outcome.blank++;
-        };
-      }
+      const file = prepareFile(importType, record.fields);
+      outcome.format = file.layoutName;
+      mapRecord = (fields, n) => {
+        const result = file.mapRecord(fields);
+        if (result.kind === 'site') outcome.sites.push(result.site);
+        else if (result.kind === 'rows') outcome.rows.push(...result.rows);
+        else if (result.kind === 'error') outcome.errors.push(formatRowError(n, result.message));
+        else outcome.blank++;
+      };
       continue;
     }
     rowNumber++;
@@ -55,11 +58,11 @@ describe('fixture files in the shapes suppliers send', () => {
     expect(
       outcome.rows.map((row) => [
         row.meterCode,
-        row.readingDate,
-        row.readingTime,
-        row.periodNumber,
-        row.valueKwh,
-        row.readingType,
+        row.settlementDate,
+        localTime(row),
+        row.period,
+        row.kwh,
+        row.type,
       ]),
     ).toEqual([
       ['E06BG12862', '2024-11-09', '00:00:00', 1, '4.2', 'actual'],
@@ -76,8 +79,8 @@ describe('fixture files in the shapes suppliers send', () => {
     expect(outcome.rows).toHaveLength(48 + 3);
     expect(
       outcome.rows
-        .filter((row) => row.readingDate === '2024-11-10')
-        .map((row) => [row.readingTime, row.valueKwh]),
+        .filter((row) => row.settlementDate === '2024-11-10')
+        .map((row) => [localTime(row), row.kwh]),
     ).toEqual([
       ['00:00:00', '0.25'],
       ['00:30:00', '0.5'],
@@ -85,7 +88,7 @@ describe('fixture files in the shapes suppliers send', () => {
     ]);
     expect(outcome.errors).toEqual([
       'Row 3: Non-numeric value "n/a" in column HH07',
-      'Row 4: Invalid date value',
+      'Row 4: Invalid date value "31/02/2024"',
     ]);
   });
 
@@ -95,10 +98,10 @@ describe('fixture files in the shapes suppliers send', () => {
     expect(
       outcome.rows.map((row) => [
         row.meterCode,
-        row.readingDate,
-        row.readingTime,
-        row.periodNumber,
-        row.valueKwh,
+        row.settlementDate,
+        localTime(row),
+        row.period,
+        row.kwh,
         row.unit,
       ]),
     ).toEqual([
@@ -106,12 +109,12 @@ describe('fixture files in the shapes suppliers send', () => {
       ['E06BG12862', '2024-11-10', '00:00:00', null, '120', 'kWh'],
       ['M12345678', '2024-11-11', '00:00:00', null, '1500', 'MWh'],
     ]);
-    expect(outcome.errors).toEqual(['Row 4: Invalid date value', 'Row 5: Missing MPAN']);
+    expect(outcome.errors).toEqual(['Row 4: Invalid date value "08/30/2024"', 'Row 5: Missing MPAN']);
   });
 
   it('imports a UK Excel export with a BOM, semicolons, CRLF and quotes', async () => {
     const outcome = await importFixture('daily-excel-semicolon.csv', 'daily');
-    expect(outcome.rows.map((row) => [row.meterCode, row.readingDate, row.valueKwh])).toEqual([
+    expect(outcome.rows.map((row) => [row.meterCode, row.settlementDate, row.kwh])).toEqual([
       ['E06BG12862', '2024-11-09', '12.5'],
       ['E06BG12862', '2024-11-10', '13.75'],
     ]);

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { emptyTally, ImportProgress, MAX_KEPT_ROW_ERRORS } from '../../../lib/imports/import-progress.js';
-import type { ReadingRow } from '../../../lib/imports/rows.js';
+import type { Reading } from '../../../lib/imports/layouts/layout.js';
 
-const READING: ReadingRow = {
+const READING: Reading = {
   meterCode: 'E1',
-  readingDate: '2024-01-01',
-  readingTime: '00:00:00',
-  periodNumber: null,
-  valueKwh: '1',
-  readingType: 'actual',
+  settlementDate: '2024-01-01',
+  period: null,
+  startUtcMs: Date.UTC(2024, 0, 1),
+  kwh: '1',
+  type: 'actual',
   unit: 'Wh',
 };
 
@@ -39,6 +39,9 @@ describe('ImportProgress', () => {
       failed: 1,
       errors: ['Row 3: Missing MPAN'],
       unitCounts: { Wh: 2 },
+      // The same daily reading twice: one meter-day, complete, the second a duplicate.
+      quality: { duplicates: 1, meters: [['E1\u0000d', `${(19_723).toString(36)}+1`]] },
+      ambiguousTimes: [],
     });
   });
 
@@ -78,7 +81,25 @@ describe('ImportProgress', () => {
       failed: 1,
       errors: ['Row 1: first'],
       unitCounts: {},
+      quality: { duplicates: 0, meters: [] },
+      ambiguousTimes: [],
     });
+  });
+
+  it('carries the quality tally and the autumn-hour tracker across a resume', () => {
+    const first = new ImportProgress(null);
+    const autumnHour = {
+      kind: 'ambiguous',
+      bstUtcMs: Date.UTC(2025, 9, 26, 0),
+      gmtUtcMs: Date.UTC(2025, 9, 26, 1),
+      local: '2025-10-26 01:00',
+    } as const;
+    expect(first.tracker.resolve('E1', autumnHour)).toEqual({ ok: true, utcMs: autumnHour.bstUtcMs });
+    first.countRecord(1, { kind: 'rows', rows: [READING] });
+    const resumed = new ImportProgress({ ...emptyTally(), ...first.rowsSoFar() });
+    expect(resumed.tracker.resolve('E1', autumnHour)).toEqual({ ok: true, utcMs: autumnHour.gmtUtcMs });
+    resumed.countRecord(2, { kind: 'rows', rows: [READING] });
+    expect(resumed.rowsSoFar().quality.duplicates).toBe(1);
   });
 
   it(`keeps the first ${MAX_KEPT_ROW_ERRORS} row errors and counts every failed row`, () => {

@@ -1,22 +1,56 @@
 import { describe, expect, it } from 'vitest';
+// The record rules every reading layout shares, seen through the registry (prepareFile) on ordinary
+// days; the clock-change rules have their own tests under layouts/ and time/.
+import { prepareFile } from '../../../lib/imports/file-setup.js';
 import { detectLayout } from '../../../lib/imports/formats.js';
-import type { ReadingMapper, ReadingRecordResult } from '../../../lib/imports/rows.js';
-import { compileReadingMapper, compileSiteMapper, formatRowError } from '../../../lib/imports/rows.js';
+import type { Reading } from '../../../lib/imports/layouts/layout.js';
+import { compileSiteMapper, formatRowError, type MappedRecord } from '../../../lib/imports/rows.js';
+
+type ReadingMapper = (fields: readonly string[]) => MappedRecord;
+
+function compileReadingMapper(file: { mapRecord: ReadingMapper }): ReadingMapper {
+  return file.mapRecord;
+}
+
+function detectReadingLayout(importType: 'hh' | 'daily', headers: readonly string[]) {
+  return prepareFile(importType, headers);
+}
+
+const londonTime = new Intl.DateTimeFormat('en-GB', {
+  timeZone: 'Europe/London',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hourCycle: 'h23',
+});
+
+/** A reading in the shape these tests were written for: its local date and wall-clock start. */
+function localView(reading: Reading) {
+  return {
+    meterCode: reading.meterCode,
+    readingDate: reading.settlementDate,
+    readingTime: londonTime.format(reading.startUtcMs),
+    periodNumber: reading.period,
+    valueKwh: reading.kwh,
+    readingType: reading.type,
+    unit: reading.unit,
+  };
+}
 
 const HH_HEADERS = Array.from({ length: 48 }, (_, i) => `HH${String(i + 1).padStart(2, '0')}`);
 
 function intervalMapper(
   headers = ['MPAN', 'ReadDateTime', 'ReadValue', 'Unit', 'ReadingType'],
 ): ReadingMapper {
-  return compileReadingMapper(detectLayout('hh', headers));
+  return compileReadingMapper(detectReadingLayout('hh', headers));
 }
 
-function errorOf(result: ReadingRecordResult): string | null {
+function errorOf(result: MappedRecord): string | null {
   return result.kind === 'error' ? result.message : null;
 }
 
-function rowsOf(result: ReadingRecordResult) {
-  return result.kind === 'rows' ? result.rows : [];
+function rowsOf(result: MappedRecord) {
+  return result.kind === 'rows' ? result.rows.map(localView) : [];
 }
 
 describe('formatRowError', () => {
@@ -28,20 +62,17 @@ describe('formatRowError', () => {
 describe('interval rows', () => {
   it('maps a row of the interval fixture (hh-interval.csv)', () => {
     const result = intervalMapper()(['E06BG12862', '2024-11-09 00:30:00', '5.6', 'kWh', 'A']);
-    expect(result).toEqual({
-      kind: 'rows',
-      rows: [
-        {
-          meterCode: 'E06BG12862',
-          readingDate: '2024-11-09',
-          readingTime: '00:30:00',
-          periodNumber: 2,
-          valueKwh: '5.6',
-          readingType: 'actual',
-          unit: 'kWh',
-        },
-      ],
-    });
+    expect(rowsOf(result)).toEqual([
+      {
+        meterCode: 'E06BG12862',
+        readingDate: '2024-11-09',
+        readingTime: '00:30:00',
+        periodNumber: 2,
+        valueKwh: '5.6',
+        readingType: 'actual',
+        unit: 'kWh',
+      },
+    ]);
   });
 
   it.each([
@@ -52,7 +83,8 @@ describe('interval rows', () => {
     ['2024-11-09 12:00', '12:00:00', 25],
     ['2024-11-09 23:30:00', '23:30:00', 48],
     ['2024-11-09 23:59:59', '23:30:00', 48],
-    ['2024-11-09T07:15:00+01:00', '07:00:00', 15],
+    // The offset is read (issue 12): 07:15+01:00 is 06:15 UTC, 06:15 GMT in November.
+    ['2024-11-09T07:15:00+01:00', '06:00:00', 13],
   ])('stores %j at the half-hour start %s, period %i', (timestamp, time, period) => {
     const [row] = rowsOf(intervalMapper()(['E1', timestamp, '1', '', '']));
     expect([row?.readingTime, row?.periodNumber]).toEqual([time, period]);
@@ -101,9 +133,15 @@ describe('interval rows', () => {
 
   it.each([
     [['', '2024-11-09 00:30', '1', 'kWh', 'A'], 'Missing MPAN'],
-    [['E1', '2024-11-09 24:00', '1', 'kWh', 'A'], 'Invalid reading timestamp'],
-    [['E1', '31/02/2024 00:30', '1', 'kWh', 'A'], 'Invalid reading timestamp'],
-    [['E1', '', '1', 'kWh', 'A'], 'Invalid reading timestamp'],
+    [
+      ['E1', '2024-11-09 24:00', '1', 'kWh', 'A'],
+      'Invalid reading timestamp: Invalid date-time "2024-11-09 24:00"',
+    ],
+    [
+      ['E1', '31/02/2024 00:30', '1', 'kWh', 'A'],
+      'Invalid reading timestamp: Invalid date-time "31/02/2024 00:30"',
+    ],
+    [['E1', '', '1', 'kWh', 'A'], 'Invalid reading timestamp: Invalid date-time ""'],
     [['E1', '2024-11-09 00:30', '', 'kWh', 'A'], 'Missing reading value'],
     [['E1', '2024-11-09 00:30', 'x', 'kWh', 'A'], 'Non-numeric reading value "x"'],
     [['E1', '2024-11-09 00:30', '-1', 'kWh', 'A'], 'Negative reading value "-1"'],
@@ -145,7 +183,7 @@ describe('interval rows', () => {
 });
 
 describe('matrix rows', () => {
-  const mapper = compileReadingMapper(detectLayout('hh', ['MPAN', 'Date', ...HH_HEADERS]));
+  const mapper = compileReadingMapper(detectReadingLayout('hh', ['MPAN', 'Date', ...HH_HEADERS]));
 
   it('turns one meter-day into 48 readings at (p − 1) × 30 minutes', () => {
     const rows = rowsOf(mapper(['E06BG12862', '09/11/2024', ...HH_HEADERS.map((_, i) => String(i + 1))]));
@@ -182,8 +220,13 @@ describe('matrix rows', () => {
     const cells = HH_HEADERS.map(() => '1');
     cells[6] = 'n/a';
     expect(errorOf(mapper(['E1', '09/11/2024', ...cells]))).toBe('Non-numeric value "n/a" in column HH07');
-    const lower = compileReadingMapper(detectLayout('hh', ['MPAN', 'Date', 'hh 7']));
-    expect(errorOf(lower(['E1', '09/11/2024', '=1+1']))).toBe('Non-numeric value "=1+1" in column hh 7');
+    const lowerHeaders = HH_HEADERS.map((header, i) => (i === 6 ? 'hh 7' : header));
+    const lower = compileReadingMapper(detectReadingLayout('hh', ['MPAN', 'Date', ...lowerHeaders]));
+    const lowerCells = HH_HEADERS.map(() => '');
+    lowerCells[6] = '=1+1';
+    expect(errorOf(lower(['E1', '09/11/2024', ...lowerCells]))).toBe(
+      'Non-numeric value "=1+1" in column hh 7',
+    );
   });
 
   it('rejects negative and out-of-range cells', () => {
@@ -192,13 +235,13 @@ describe('matrix rows', () => {
   });
 
   it('rejects a bad or missing date', () => {
-    expect(errorOf(mapper(['E1', '31/02/2024', '1']))).toBe('Invalid date value');
-    expect(errorOf(mapper(['E1', '08/30/2024', '1']))).toBe('Invalid date value');
+    expect(errorOf(mapper(['E1', '31/02/2024', '1']))).toBe('Invalid date value "31/02/2024"');
+    expect(errorOf(mapper(['E1', '08/30/2024', '1']))).toBe('Invalid date value "08/30/2024"');
     expect(errorOf(mapper(['E1', '', '1']))).toBe('Missing date value');
   });
 
   it('applies a unit column to every cell of the row', () => {
-    const withUnit = compileReadingMapper(detectLayout('hh', ['MPAN', 'Date', 'Unit', 'HH01', 'HH02']));
+    const withUnit = compileReadingMapper(detectReadingLayout('hh', ['MPAN', 'Date', 'Unit', ...HH_HEADERS]));
     expect(rowsOf(withUnit(['E1', '09/11/2024', 'Wh', '500', '1250'])).map((row) => row.valueKwh)).toEqual([
       '0.5',
       '1.25',
@@ -208,28 +251,25 @@ describe('matrix rows', () => {
 
 describe('daily rows', () => {
   const mapper = compileReadingMapper(
-    detectLayout('daily', ['MPAN', 'Date', 'Reading', 'Unit', 'ReadingType']),
+    detectReadingLayout('daily', ['MPAN', 'Date', 'Reading', 'Unit', 'ReadingType']),
   );
 
   it('stores a daily reading at 00:00:00 with no period', () => {
-    expect(mapper(['E06BG12862', '09/11/2024', '123.45', 'kWh', 'A'])).toEqual({
-      kind: 'rows',
-      rows: [
-        {
-          meterCode: 'E06BG12862',
-          readingDate: '2024-11-09',
-          readingTime: '00:00:00',
-          periodNumber: null,
-          valueKwh: '123.45',
-          readingType: 'actual',
-          unit: 'kWh',
-        },
-      ],
-    });
+    expect(rowsOf(mapper(['E06BG12862', '09/11/2024', '123.45', 'kWh', 'A']))).toEqual([
+      {
+        meterCode: 'E06BG12862',
+        readingDate: '2024-11-09',
+        readingTime: '00:00:00',
+        periodNumber: null,
+        valueKwh: '123.45',
+        readingType: 'actual',
+        unit: 'kWh',
+      },
+    ]);
   });
 
   it.each([
-    [['E1', '08/30/2024', '1'], 'Invalid date value'],
+    [['E1', '08/30/2024', '1'], 'Invalid date value "08/30/2024"'],
     [['E1', '', '1'], 'Missing date value'],
     [['E1', '09/11/2024', ''], 'Missing reading value'],
     [['E1', '09/11/2024', '1,5'], 'Non-numeric reading value "1,5"'],
