@@ -5,7 +5,7 @@
 import type { Db } from '../db.js';
 import { withTransaction } from '../db-transaction.js';
 import type { ImportProgress, ImportTally, RowCounts } from './import-progress.js';
-import { type ClaimedJob, releaseJob, saveCheckpoint } from './processor-repository.js';
+import { type Checkpoint, type ClaimedJob, releaseJob, saveCheckpoint } from './processor-repository.js';
 import {
   createMeters,
   ensureAutoImportSite,
@@ -71,11 +71,11 @@ export class BatchWriter {
   }
 
   /**
-   * Waits for the previous batch, then starts writing the collected rows with a checkpoint at
-   * `checkpointRow` (the row counts are taken now, before the caller maps more). 'out-of-time': the
-   * job was released for the next run instead.
+   * Waits for the previous batch, then starts writing the collected rows with `checkpoint` (the row
+   * counts are taken now, before the caller maps more). 'out-of-time': the job was released for the
+   * next run instead.
    */
-  async flush(checkpointRow: number): Promise<WriteResult | 'out-of-time'> {
+  async flush(checkpoint: Checkpoint): Promise<WriteResult | 'out-of-time'> {
     const previous = await this.pending;
     if (previous !== 'ok') return previous;
     if (this.options.remainingMs() < this.options.stopMarginMs + 2 * this.slowestWriteMs) {
@@ -88,8 +88,8 @@ export class BatchWriter {
     this.sites = [];
     const rows = this.progress.rowsSoFar();
     const write = this.job.dryRun
-      ? this.checkpointDryRun(readings, checkpointRow, rows)
-      : this.write(readings, sites, checkpointRow, rows);
+      ? this.checkpointDryRun(readings, checkpoint, rows)
+      : this.write(readings, sites, checkpoint, rows);
     // Marked handled now; the error still reaches whoever awaits `pending` next.
     write.catch(() => undefined);
     this.pending = write;
@@ -108,7 +108,7 @@ export class BatchWriter {
 
   private async checkpointDryRun(
     readings: readonly ReadingRow[],
-    checkpointRow: number,
+    checkpoint: Checkpoint,
     rows: RowCounts,
   ): Promise<WriteResult> {
     const startedMs = performance.now();
@@ -125,7 +125,7 @@ export class BatchWriter {
       sitesCreated: 0,
       metersToCreate: [...this.metersToCreate],
     };
-    const held = await this.saveCheckpoint(checkpointRow, state);
+    const held = await this.saveCheckpoint(checkpoint, state);
     if (held) this.committed(state, startedMs);
     return held ? 'ok' : 'lost';
   }
@@ -133,7 +133,7 @@ export class BatchWriter {
   private async write(
     readings: readonly ReadingRow[],
     sites: readonly SiteRow[],
-    checkpointRow: number,
+    checkpoint: Checkpoint,
     rows: RowCounts,
   ): Promise<WriteResult> {
     const startedMs = performance.now();
@@ -161,7 +161,7 @@ export class BatchWriter {
             sitesCreated: before.sitesCreated + (await upsertSites(this.db, sites)),
             metersToCreate: [],
           };
-          return this.saveCheckpoint(checkpointRow, state);
+          return this.saveCheckpoint(checkpoint, state);
         },
         (held) => held,
       );
@@ -193,12 +193,12 @@ export class BatchWriter {
     );
   }
 
-  private saveCheckpoint(checkpointRow: number, state: ImportTally): Promise<boolean> {
+  private saveCheckpoint(checkpoint: Checkpoint, state: ImportTally): Promise<boolean> {
     return saveCheckpoint(
       this.db,
       this.job,
       this.options.leaseOwner,
-      checkpointRow,
+      checkpoint,
       state,
       leaseSecondsFor(this.options.remainingMs()),
     );

@@ -2,8 +2,10 @@
 // shown by the API beside a safe message. The driver's own text (hosts, users, SQL) goes only to the log.
 
 export const JOB_ERROR_CODES = {
-  /** The file's content: a header that cannot serve the type, bad encoding, or no importable row. */
+  /** The file's content: a header that cannot serve the type, bad encoding or gzip, or no importable row. */
   FORMAT_ERROR: 'FORMAT_ERROR',
+  /** The uploaded object is gone, or was replaced after the job was queued: upload it again. Not retried. */
+  UPLOAD_UNAVAILABLE: 'UPLOAD_UNAVAILABLE',
   /** The caller's metadata.default_site_id names no site. */
   SITE_NOT_FOUND: 'SITE_NOT_FOUND',
   /** Transient errors, or runs that died holding the job, outlasted max_retries. */
