@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { withConnection } from '../../lib/db.js';
-import { logger } from '../../lib/logger.js';
 import { cancelJob } from '../../lib/imports/job-repository.js';
 import { type ProcessorOptions, processImports } from '../../lib/imports/processor.js';
 import { purgeFinishedJobs } from '../../lib/imports/processor-repository.js';
 import { loadReadings } from '../../lib/imports/reading-repository.js';
 import type { WriteMode } from '../../lib/imports/write-mode.js';
+import { logger } from '../../lib/logger.js';
 import { ADMIN_CONNECTION, createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import {
   intervalCsv,
@@ -60,7 +60,12 @@ proveSessionAccounting(() => testDb);
 
 /** Bytes of the header and the first `rows` lines of a file with one record per line. */
 function bytesThroughRow(csv: string, rows: number): number {
-  return Buffer.byteLength(`${csv.split('\n').slice(0, rows + 1).join('\n')}\n`);
+  return Buffer.byteLength(
+    `${csv
+      .split('\n')
+      .slice(0, rows + 1)
+      .join('\n')}\n`,
+  );
 }
 
 /** Runs until the job is released after its first committed batch; returns the job's row then. */
