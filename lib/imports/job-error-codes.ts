@@ -12,6 +12,8 @@ export const JOB_ERROR_CODES = {
   RETRIES_EXHAUSTED: 'RETRIES_EXHAUSTED',
   /** A statement failed on the server (refused grant, missing table, lock wait …); retried. */
   DATABASE_ERROR: 'DATABASE_ERROR',
+  /** Reading the upload from S3 failed (reset, timeout, 5xx); retried from the checkpoint. */
+  STORAGE_ERROR: 'STORAGE_ERROR',
   /** Anything else the processor did not expect; retried. */
   INTERNAL_ERROR: 'INTERNAL_ERROR',
 } as const;

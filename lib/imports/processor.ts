@@ -9,6 +9,7 @@ import type { Db } from '../db.js';
 import { DatabaseError, isConnectionGone, isDriverError, toDatabaseError } from '../errors.js';
 import { logger } from '../logger.js';
 import type { JobFileLocation } from '../storage/job-file.js';
+import { StorageReadError } from '../storage/storage-read-error.js';
 import { StoredFileError } from '../storage/stored-file-error.js';
 import { findJobFileLocation } from '../storage/upload-repository.js';
 import { BatchWriter, type BatchWriterOptions, leaseSecondsFor, type WriteResult } from './batch-writer.js';
@@ -153,6 +154,8 @@ function failureOfFile(error: unknown): JobFailure | null {
 
 /** An error no rule expected: a code and a message that name no host, user, table or statement. */
 function unexpectedFailure(error: unknown): JobFailure {
+  if (error instanceof StorageReadError)
+    return { code: JOB_ERROR_CODES.STORAGE_ERROR, message: error.message };
   return isDriverError(error) || error instanceof DatabaseError
     ? { code: JOB_ERROR_CODES.DATABASE_ERROR, message: 'A database error stopped the import' }
     : { code: JOB_ERROR_CODES.INTERNAL_ERROR, message: 'An internal error stopped the import' };
