@@ -20,12 +20,18 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
+import { createGzip } from 'node:zlib';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { createConnection as createStreamingConnection } from 'mysql2';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { createApiHandler } from '../functions/api.js';
 import { createS3UploadArrivedHandler } from '../functions/s3-upload-arrived.js';
 import { hashToken } from '../lib/auth.js';
+import type { Config } from '../lib/config.js';
+import { withConnection } from '../lib/db.js';
 import type { JobOutcome } from '../lib/imports/processor.js';
+import { openJobFile } from '../lib/storage/job-file.js';
+import { createS3Client } from '../lib/storage/s3-client.js';
 import { asSqsEvent, LOCAL_S3_CREDENTIALS, type S3Notification, startLocalS3 } from '../scripts/local-s3.js';
 import { ADMIN_CONNECTION, createTestDatabase } from '../test/helpers/database.js';
 import { httpEvent } from '../test/helpers/http-events.js';
@@ -261,6 +267,12 @@ try {
   }
   const loaded = await firstRow('SELECT COUNT(*) AS n FROM readings_load');
 
+  // 6. What resuming a gzip upload costs: its bytes before the checkpoint are read again and inflated
+  // (a range of compressed bytes is not a range of the file). Timed to the first byte past the offset.
+  const resumedAt = invocations.flatMap((invocation) => invocation.jobs[0]?.resumed?.byteOffset ?? []);
+  const probeOffset = resumedAt.at(-1) ?? Math.floor(size * 0.8);
+  const gzipProbe = await timeGzipResume(file, probeOffset, config);
+
   const processorSeconds = invocations.reduce((sum, invocation) => sum + invocation.seconds, 0);
   const peakRssMb = Math.max(...invocations.map((invocation) => invocation.peakRssMb));
   const resumes = invocations.slice(1).flatMap((invocation) => {
@@ -304,6 +316,11 @@ try {
       `median ${median(resumes.map((resume) => resume.reachedMs))} ms  (target < 5 %)`,
   );
   console.log(
+    `gzip upload (${(gzipProbe.gzipBytes / 1e6).toFixed(0)} MB compressed): reaching byte ${probeOffset} ` +
+      `means reading and inflating everything before it: ${gzipProbe.skipMs} ms ` +
+      `(a ranged read of the plain object to the same byte: ${gzipProbe.rangeMs} ms)`,
+  );
+  console.log(
     `batch size ${BATCH}; stop margin ${STOP_MARGIN_MS} ms; node ${process.version}; ${cpus().length} CPUs; ` +
       `load average before ${loadBefore.map((n) => n.toFixed(1)).join(' ')}, after ${loadavg()
         .map((n) => n.toFixed(1))
@@ -314,6 +331,53 @@ try {
   await s3.close();
   await testDb.drop();
   await rm(directory, { recursive: true, force: true });
+}
+
+/** Time to the first byte at `offset` from a .gz copy of the file (seek 'skip') and from the plain one ('range'). */
+async function timeGzipResume(
+  file: string,
+  offset: number,
+  config: Config,
+): Promise<{ gzipBytes: number; skipMs: number; rangeMs: number }> {
+  const gzipped = `${file}.gz`;
+  await pipeline(createReadStream(file), createGzip({ level: 1 }), createWriteStream(gzipped));
+  const gzipBytes = (await stat(gzipped)).size;
+  const client = createS3Client(config.storage, { credentials: { ...LOCAL_S3_CREDENTIALS } });
+  try {
+    const bucket = config.storage.bucket ?? '';
+    await client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: 'imports/gzip-probe/hh.csv.gz',
+        Body: createReadStream(gzipped),
+        ContentLength: gzipBytes,
+      }),
+    );
+    await client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: 'imports/gzip-probe/hh.csv',
+        Body: createReadStream(file),
+        ContentLength: (await stat(file)).size,
+      }),
+    );
+    const firstByteMs = (key: string) =>
+      withConnection(config.db, async (db) => {
+        const startedMs = performance.now();
+        const opened = await openJobFile({ db, s3: client }, { kind: 's3', bucket, key, etag: null }, offset);
+        for await (const _chunk of opened.stream) break;
+        opened.stream.destroy();
+        return Math.round(performance.now() - startedMs);
+      });
+    return {
+      gzipBytes,
+      skipMs: await firstByteMs('imports/gzip-probe/hh.csv.gz'),
+      rangeMs: await firstByteMs('imports/gzip-probe/hh.csv'),
+    };
+  } finally {
+    client.destroy();
+    await rm(gzipped, { force: true });
+  }
 }
 
 async function firstRow(sql: string, values: unknown[] = []): Promise<RowDataPacket | undefined> {

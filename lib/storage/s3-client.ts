@@ -7,11 +7,12 @@ import type { StorageConfig } from './storage-config.js';
 export type S3Credentials = NonNullable<S3ClientConfig['credentials']>;
 
 /**
- * A socket that sends nothing for this long fails its request, also mid-body: a stalled GetObject then
+ * A socket that passes nothing for this long fails its request, also mid-body: a stalled GetObject then
  * errors (the job is re-queued and resumes from its checkpoint) instead of holding the invocation until
- * Lambda kills it. A healthy S3 stream never pauses anywhere near this long.
+ * Lambda kills it. The socket also idles while the processor, waiting for a batch to commit, stops
+ * reading (backpressure), so this is longer than any batch may take: InnoDB's lock wait is 50 s.
  */
-export const S3_SOCKET_IDLE_TIMEOUT_MS = 20_000;
+export const S3_SOCKET_IDLE_TIMEOUT_MS = 60_000;
 const S3_CONNECT_TIMEOUT_MS = 5000;
 
 export type S3ClientOptions = {
