@@ -485,6 +485,43 @@ describe('both paths, one job', () => {
     },
   );
 
+  it('finishes a job whose checkpoint is the end of the object (a run died after its last batch)', async () => {
+    const { csv, readings } = intervalCsv(2, 1);
+    const batchId = await uploadThroughS3(csv, 'whole.csv');
+    const [first] = await processS3Jobs();
+    expect(first?.outcome).toBe('completed');
+    const done = await summaryOf(testDb, batchId);
+    const before = await readingsOf(testDb);
+    // The state a run leaves when it dies between its last commit and finishing: every row
+    // checkpointed, the lease expired.
+    const tally = {
+      processed: readings,
+      imported: readings,
+      failed: 0,
+      errors: [],
+      unitCounts: { kWh: readings },
+      readingsWritten: readings,
+      metersCreated: 2,
+      sitesCreated: 0,
+      metersToCreate: [],
+      nextLine: readings + 2,
+    };
+    await testDb.admin.query(
+      `UPDATE import_jobs SET status = 'processing', lease_owner = 'dead', lease_expires_at = NOW(3) - INTERVAL 1 SECOND,
+              completed_at = NULL, summary = NULL, checkpoint_row = ?, checkpoint_byte_offset = ?, checkpoint_state = ?
+        WHERE batch_id = ?`,
+      [readings, Buffer.byteLength(csv), JSON.stringify(tally), batchId],
+    );
+    const [second] = await processS3Jobs();
+    expect(second).toMatchObject({
+      outcome: 'completed',
+      processedRows: readings,
+      resumed: { seek: 'range', byteOffset: Buffer.byteLength(csv) },
+    });
+    expect(await summaryOf(testDb, batchId)).toEqual(done);
+    expect(await readingsOf(testDb)).toEqual(before);
+  });
+
   it('fails a job whose upload was deleted or replaced with UPLOAD_UNAVAILABLE, without retries', async () => {
     const deleted = await uploadThroughS3(MIXED, 'deleted.csv');
     await s3.client.send(
