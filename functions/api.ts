@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { createAuthenticator } from '../lib/auth.js';
 import { type Config, loadConfig } from '../lib/config.js';
+import { consoleRoutes } from '../lib/console/console-routes.js';
 import { type RunWithDb, withConnection } from '../lib/db.js';
 import { healthResponse } from '../lib/health/report.js';
 import { createRouter, errorResponse, type HttpResponse, parseRequest, withCors } from '../lib/http.js';
@@ -23,6 +24,7 @@ export function createApiHandler(config: Config, options: { secrets?: SecretCach
   const route = createRouter<RequestContext>([
     { method: 'GET', pattern: '/api/health', handle: (_request, { runWithDb }) => healthResponse(runWithDb) },
     ...importJobRoutes({ authenticate: authenticator.authenticate, limits: config.api }),
+    ...consoleRoutes<RequestContext>({ uploadOrigins: [] }),
   ]);
   return async (event: APIGatewayProxyEventV2, context: Context): Promise<HttpResponse> => {
     const request = parseRequest(event);

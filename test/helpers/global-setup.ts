@@ -1,10 +1,13 @@
 // Fails the whole run at once when the test MariaDB/MySQL does not answer: integration tests are
-// never skipped for a missing database.
+// never skipped for a missing database. Also builds the console's bundled assets, which the API
+// handler imports (lib/console/assets.generated.ts is gitignored).
 
 import { createConnection } from 'mysql2/promise';
+import { writeConsoleModule } from '../../scripts/build-console.js';
 import { ADMIN_CONNECTION } from './database.js';
 
 export default async function setup(): Promise<void> {
+  await writeConsoleModule();
   try {
     const connection = await createConnection({ ...ADMIN_CONNECTION, connectTimeout: 5000 });
     await connection.end();
