@@ -98,11 +98,11 @@ export class JobsPanel {
             'data-batch-id': job.batchId,
             'aria-current': job.batchId === this.selected?.batchId ? 'true' : undefined,
           },
-          h('td', {}, this.openButton(job)),
-          h('td', {}, job.importType, job.dryRun ? ' (dry run)' : ''),
-          h('td', {}, statusBadge(job.status)),
-          h('td', {}, progressText(job)),
-          h('td', {}, formatInstant(job.queuedAt)),
+          h('td', { 'data-label': 'File' }, this.openButton(job)),
+          h('td', { 'data-label': 'Type' }, job.importType, job.dryRun ? ' (dry run)' : ''),
+          h('td', { 'data-label': 'Status' }, statusBadge(job.status)),
+          h('td', { 'data-label': 'Progress' }, progressText(job)),
+          h('td', { 'data-label': 'Queued' }, formatInstant(job.queuedAt)),
         ),
       ),
     );
@@ -171,9 +171,14 @@ export class JobsPanel {
         if (fresh !== null) this.renderDetail(fresh);
       }
     }
-    this.cancelButton.disabled = false;
-    this.retryButton.disabled = false;
+    if (this.selected !== null) this.setButtons(this.selected);
     void this.refreshPage();
+  }
+
+  private setButtons(job: Job): void {
+    // Offered when the API would plausibly accept them; its 409 remains the judge.
+    this.cancelButton.disabled = !isActive(job.status);
+    this.retryButton.disabled = job.status !== 'failed' && job.status !== 'cancelled';
   }
 
   private renderDetail(job: Job): void {
@@ -210,9 +215,7 @@ export class JobsPanel {
     );
     this.cancelButton.hidden = false;
     this.retryButton.hidden = false;
-    // Offered when the API would plausibly accept them; its 409 remains the judge.
-    this.cancelButton.disabled = !isActive(job.status);
-    this.retryButton.disabled = job.status !== 'failed' && job.status !== 'cancelled';
+    this.setButtons(job);
     for (const row of this.body.querySelectorAll('tr')) {
       if (row.dataset.batchId === job.batchId) row.setAttribute('aria-current', 'true');
       else row.removeAttribute('aria-current');
