@@ -100,6 +100,12 @@ export function renderChart(
   );
 }
 
+const tickDate = new Intl.DateTimeFormat('en-GB', {
+  timeZone: 'Europe/London',
+  day: 'numeric',
+  month: 'short',
+});
+
 function dayTicks(slots: readonly Slot[], x: (ms: number) => number, baseline: number): SVGElement[] {
   const days: number[] = [];
   let lastDay = '';
@@ -112,7 +118,7 @@ function dayTicks(slots: readonly Slot[], x: (ms: number) => number, baseline: n
   const ticks: SVGElement[] = [];
   days.forEach((ms, index) => {
     if (index % every !== 0) return;
-    const label = new Date(ms + londonOffsetMs(ms)).toISOString().slice(5, 10);
+    const label = tickDate.format(new Date(ms));
     ticks.push(
       svg('line', { class: 'axis', x1: round(x(ms)), x2: round(x(ms)), y1: baseline, y2: baseline + 5 }),
       svg('text', { class: 'tick', x: round(x(ms)) + 2, y: baseline + 18 }, label),

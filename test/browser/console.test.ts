@@ -157,6 +157,17 @@ describe('the console page', () => {
       await expect
         .poll(() => page.locator('#jobs-body tr', { hasText: 'daily.csv' }).first().innerText())
         .toContain('completed');
+
+      // The imported readings, charted: seven days of the file, then the days it did not cover.
+      readingsRouteAvailable = true;
+      await page.getByLabel('Meter (MPAN or MPRN)').fill('E06BG12862');
+      await page.getByLabel('From', { exact: true }).fill('2024-11-01');
+      await page.getByLabel('To', { exact: true }).fill('2024-11-10');
+      await page.getByLabel('Interval').selectOption('daily');
+      await page.getByRole('button', { name: 'Show readings' }).click();
+      await expect
+        .poll(() => page.locator('#readings-status').textContent())
+        .toBe('7 of 10 days have a reading; 3 missing in 1 gap; 1 estimated.');
       await screenshot('02-upload-completed');
       expect(consoleProblems).toEqual([]);
     },
