@@ -24,6 +24,19 @@ export function isMissingRoute(error: unknown): boolean {
   );
 }
 
+/**
+ * Whether this API version has a route, asked with a request it must refuse before doing any work
+ * (a missing required parameter: a 400, no database, no side effect). Unknown (no answer) counts as yes.
+ */
+export async function routeExists(method: 'GET' | 'POST', path: string): Promise<boolean> {
+  try {
+    await apiJson(method, path);
+    return true;
+  } catch (error) {
+    return !isMissingRoute(error);
+  }
+}
+
 export function storedToken(): string | null {
   try {
     return sessionStorage.getItem(TOKEN_KEY);

@@ -194,7 +194,12 @@ export class JobsPanel {
         fact('Batch id', h('code', {}, job.batchId)),
         fact('Type', `${job.importType}${job.dryRun ? ' (dry run: nothing stored)' : ''}`),
         job.format === null ? null : fact('Layout', job.format),
-        fact('Rows', `${formatNumber(job.processedRows)} of ${formatNumber(job.totalRows)} processed`),
+        fact(
+          'Rows',
+          job.totalRows === null
+            ? `${formatNumber(job.processedRows)} processed (total not known yet)`
+            : `${formatNumber(job.processedRows)} of ${formatNumber(job.totalRows)} processed`,
+        ),
         fact('Imported', formatNumber(job.importedRows)),
         fact('Failed rows', formatNumber(job.failedRows)),
         fact('Retries', `${job.retryCount} of ${job.maxRetries}`),

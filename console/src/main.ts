@@ -6,6 +6,7 @@ import {
   apiJson,
   clearToken,
   messageOf,
+  routeExists,
   setUnauthorizedHandler,
   storedToken,
   storeToken,
@@ -26,16 +27,27 @@ const signOutButton = byId('sign-out', HTMLButtonElement);
 const health = new HealthPanel();
 const jobs = new JobsPanel();
 const readings = new ReadingsPanel();
-new UploadPanel((batchId) => {
+const upload = new UploadPanel((batchId) => {
   void jobs.showFirstPage();
   void jobs.open(batchId);
 });
+
+/** Routes a newer API adds: asked once per sign-in, so the page hides what this API cannot do. */
+async function detectFeatures(): Promise<void> {
+  const [readingsRoute, directUploads] = await Promise.all([
+    routeExists('GET', '/api/meters/-/readings'),
+    routeExists('POST', '/api/import/uploads'),
+  ]);
+  readings.setAvailable(readingsRoute);
+  upload.setDirectUploads(directUploads);
+}
 
 function showWorkspace(): void {
   signInSection.hidden = true;
   workspace.hidden = false;
   signOutButton.hidden = false;
   void jobs.showFirstPage();
+  void detectFeatures();
 }
 
 function showSignIn(message = ''): void {

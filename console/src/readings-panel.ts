@@ -11,6 +11,7 @@ const PAGE_LIMIT = 10_000;
 const MAX_PAGES = 4;
 const GAPS_LISTED = 5;
 const TABLE_ROWS = 500;
+const NOT_OFFERED = 'This API does not offer readings yet.';
 
 export class ReadingsPanel {
   private readonly form = byId('readings-form', HTMLFormElement);
@@ -29,6 +30,17 @@ export class ReadingsPanel {
       event.preventDefault();
       void this.show();
     });
+  }
+
+  /** Without the readings route the form is hidden and the panel says why. */
+  setAvailable(available: boolean): void {
+    this.form.hidden = !available;
+    if (!available) {
+      this.output.replaceChildren();
+      this.status.textContent = NOT_OFFERED;
+    } else if (this.status.textContent === NOT_OFFERED) {
+      this.status.textContent = '';
+    }
   }
 
   clear(): void {
@@ -57,7 +69,7 @@ export class ReadingsPanel {
       this.status.textContent = describe(model, interval, readings.truncated);
       this.render(model, meter, from, to, interval);
     } catch (error) {
-      if (isMissingRoute(error)) this.status.textContent = 'This API does not offer readings yet.';
+      if (isMissingRoute(error)) this.setAvailable(false);
       else this.status.textContent = messageOf(error);
     }
   }

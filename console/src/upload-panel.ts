@@ -19,7 +19,10 @@ export class UploadPanel {
   private readonly bar = byId('upload-bar', HTMLProgressElement);
   private readonly bytes = byId('upload-bytes', HTMLElement);
   private readonly status = byId('upload-status', HTMLElement);
+  private readonly limits = byId('upload-limits', HTMLElement);
   private dropped: File | null = null;
+  /** Unknown until the API was asked; the upload is tried either way. */
+  private directUploads: boolean | undefined;
 
   constructor(private readonly onUploaded: (batchId: string) => void) {
     this.fileInput.addEventListener('change', () => {
@@ -46,6 +49,15 @@ export class UploadPanel {
     });
   }
 
+  setDirectUploads(available: boolean): void {
+    this.directUploads = available;
+    const limit = formatBytes(IN_BODY_MAX_BYTES);
+    this.limits.textContent = available
+      ? `Files up to ${limit} go with the request; larger ones go straight to storage.`
+      : `This API takes files up to ${limit} (direct uploads to storage are not enabled): compress larger ones with gzip.`;
+    this.describeChoice();
+  }
+
   private file(): File | null {
     return this.dropped ?? this.fileInput.files?.[0] ?? null;
   }
@@ -56,7 +68,12 @@ export class UploadPanel {
       this.chosen.textContent = 'No file chosen.';
       return;
     }
-    const route = file.size > IN_BODY_MAX_BYTES ? 'direct upload to storage' : 'sent with the request';
+    const large = file.size > IN_BODY_MAX_BYTES;
+    const route = !large
+      ? 'sent with the request'
+      : this.directUploads === false
+        ? 'too large for this API'
+        : 'direct upload to storage';
     this.chosen.textContent = `${file.name}, ${formatBytes(file.size)} (${route}).`;
   }
 
