@@ -286,6 +286,30 @@ describe('the console page', () => {
     BROWSER_TIMEOUT_MS,
   );
 
+  it('shows hostile file names and row errors as text, never as markup', async () => {
+    const hostile = '<img src=x onerror="document.title=1">.csv';
+    await seedJob(testDb, {
+      filename: hostile,
+      status: 'failed',
+      summary: JSON.stringify({
+        records_processed: 1,
+        records_imported: 0,
+        records_failed: 1,
+        errors: ['Row 2: <script>document.title=2</script>'],
+        meta: {},
+      }),
+    });
+    await signIn();
+    const row = page.locator('#jobs-body tr', { hasText: '<img src=x' });
+    await row.getByRole('button').click();
+    await expect.poll(() => page.locator('#job-title').textContent()).toBe(`Import: ${hostile}`);
+    expect(await page.locator('.row-errors li').allTextContents()).toEqual([
+      'Row 2: <script>document.title=2</script>',
+    ]);
+    expect(await page.locator('main img, main script').count()).toBe(0);
+    expect(await page.title()).toBe('Eclectyc imports');
+  });
+
   it(
     'filters the list by status and pages through it with the cursor',
     async () => {
