@@ -6,6 +6,8 @@ import { apiJson, isRecord, messageOf } from './api.js';
 import { byId, fill, formatInstant, h } from './dom.js';
 import { Poller } from './poller.js';
 
+const HEALTH_MAX_DELAY_MS = 30_000;
+
 const LABELS: Readonly<Record<string, string>> = {
   round_trip_ms: 'Round trip (ms)',
   queued: 'Queued',
@@ -22,11 +24,12 @@ const LABELS: Readonly<Record<string, string>> = {
 export class HealthPanel {
   private readonly detail = byId('health-detail', HTMLElement);
   private readonly badge = byId('health-badge', HTMLElement);
-  // Health changes slowly; the poller's backoff takes it to one check every 10 s (1 min hidden).
+  // Health changes slowly, and each check costs the database a connection: at most one every 30 s
+  // (one a minute while the tab is hidden). "Check now" asks at once.
   private readonly poller = new Poller(async () => {
     await this.refresh();
     return 'unchanged';
-  });
+  }, HEALTH_MAX_DELAY_MS);
 
   constructor() {
     byId('health-refresh', HTMLButtonElement).addEventListener('click', () => void this.refresh());

@@ -7,8 +7,13 @@ export const HIDDEN_DELAY_MS = 60_000;
 const BACKOFF_FACTOR = 1.5;
 
 /** The wait before the next poll: reset when the last one saw a change, grown when it did not. */
-export function nextDelayMs(previousMs: number, changed: boolean, hidden: boolean): number {
-  if (hidden) return HIDDEN_DELAY_MS;
+export function nextDelayMs(
+  previousMs: number,
+  changed: boolean,
+  hidden: boolean,
+  maxVisibleMs = MAX_VISIBLE_DELAY_MS,
+): number {
+  if (hidden) return Math.max(HIDDEN_DELAY_MS, maxVisibleMs);
   if (changed) return FIRST_DELAY_MS;
-  return Math.min(MAX_VISIBLE_DELAY_MS, Math.round(previousMs * BACKOFF_FACTOR));
+  return Math.min(maxVisibleMs, Math.round(previousMs * BACKOFF_FACTOR));
 }

@@ -15,7 +15,10 @@ export class Poller {
     if (!document.hidden && this.running) this.schedule(0);
   };
 
-  constructor(private readonly task: () => Promise<PollOutcome>) {}
+  constructor(
+    private readonly task: () => Promise<PollOutcome>,
+    private readonly maxVisibleDelayMs?: number,
+  ) {}
 
   start(): void {
     this.stop();
@@ -53,7 +56,7 @@ export class Poller {
       this.stop();
       return;
     }
-    this.delayMs = nextDelayMs(this.delayMs, outcome === 'changed', document.hidden);
+    this.delayMs = nextDelayMs(this.delayMs, outcome === 'changed', document.hidden, this.maxVisibleDelayMs);
     this.schedule(this.delayMs);
   }
 }

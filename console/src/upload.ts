@@ -34,15 +34,15 @@ export type UploadResult = { readonly batchId: string; readonly path: 'body' | '
 
 export async function uploadFile(choice: UploadChoice, onProgress: UploadProgress): Promise<UploadResult> {
   if (choice.file.size === 0) throw new ApiError(400, 'The file is empty', {});
-  if (choice.file.size <= IN_BODY_MAX_BYTES) {
-    try {
-      return await uploadInBody(choice, onProgress);
-    } catch (error) {
-      // A stage configured with a lower body limit: the direct path may still take the file.
-      if (!(error instanceof ApiError && error.status === 413)) throw error;
-    }
+  if (choice.file.size > IN_BODY_MAX_BYTES) return uploadDirect(choice, onProgress);
+  try {
+    return await uploadInBody(choice, onProgress);
+  } catch (error) {
+    // A stage configured with a lower body limit: the direct path may still take the file; if this
+    // API has none, the body's own 413 says best what went wrong.
+    if (!(error instanceof ApiError && error.status === 413)) throw error;
+    return uploadDirect(choice, onProgress, error);
   }
-  return uploadDirect(choice, onProgress);
 }
 
 function uploadQuery(choice: UploadChoice): Query {
@@ -74,7 +74,11 @@ async function uploadInBody(choice: UploadChoice, onProgress: UploadProgress): P
   return { batchId: batchIdOf(answer.body), path: 'body' };
 }
 
-async function uploadDirect(choice: UploadChoice, onProgress: UploadProgress): Promise<UploadResult> {
+async function uploadDirect(
+  choice: UploadChoice,
+  onProgress: UploadProgress,
+  bodyRefusal?: ApiError,
+): Promise<UploadResult> {
   let ticket: Record<string, unknown>;
   try {
     ticket = (
@@ -85,6 +89,7 @@ async function uploadDirect(choice: UploadChoice, onProgress: UploadProgress): P
     ).body;
   } catch (error) {
     if (!isMissingRoute(error)) throw error;
+    if (bodyRefusal !== undefined) throw bodyRefusal;
     throw new ApiError(
       413,
       `This file is ${formatBytes(choice.file.size)}: the API takes at most ${formatBytes(IN_BODY_MAX_BYTES)} ` +

@@ -59,7 +59,7 @@ function respond(request: HttpRequest, served: Served, headers: Record<string, s
     return { statusCode: 304, headers: common, body: '' };
   }
   // HTTP APIs do not compress responses themselves.
-  if (/\bgzip\b/i.test(request.headers['accept-encoding'] ?? '')) {
+  if (acceptsGzip(request.headers['accept-encoding'])) {
     return {
       statusCode: 200,
       headers: { ...common, 'content-encoding': 'gzip' },
@@ -73,4 +73,13 @@ function respond(request: HttpRequest, served: Served, headers: Record<string, s
 function matchesEtag(header: string | undefined, etag: string): boolean {
   if (header === undefined) return false;
   return header.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === etag);
+}
+
+/** True when Accept-Encoding lists gzip (or `*`) without `q=0`. */
+export function acceptsGzip(header: string | undefined): boolean {
+  return (header ?? '').split(',').some((entry) => {
+    const [coding = '', ...parameters] = entry.split(';').map((part) => part.trim().toLowerCase());
+    const refused = parameters.some((parameter) => /^q=0(\.0{0,3})?$/.test(parameter));
+    return (coding === 'gzip' || coding === 'x-gzip' || coding === '*') && !refused;
+  });
 }

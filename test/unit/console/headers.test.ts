@@ -5,6 +5,7 @@ import {
   pageHeaders,
   uploadOrigins,
 } from '../../../lib/console/console-headers.js';
+import { acceptsGzip } from '../../../lib/console/console-routes.js';
 
 describe('uploadOrigins', () => {
   it('is empty when direct uploads are off (no bucket)', () => {
@@ -76,5 +77,17 @@ describe('console headers', () => {
       'cache-control': 'public, max-age=31536000, immutable',
       'x-content-type-options': 'nosniff',
     });
+  });
+});
+
+describe('acceptsGzip', () => {
+  it('reads Accept-Encoding as browsers and proxies send it', () => {
+    expect(acceptsGzip('gzip, deflate, br, zstd')).toBe(true);
+    expect(acceptsGzip('br;q=1.0, gzip;q=0.8')).toBe(true);
+    expect(acceptsGzip('*')).toBe(true);
+    expect(acceptsGzip('gzip;q=0')).toBe(false);
+    expect(acceptsGzip('gzip;q=0.000, identity')).toBe(false);
+    expect(acceptsGzip('identity')).toBe(false);
+    expect(acceptsGzip(undefined)).toBe(false);
   });
 });

@@ -79,5 +79,6 @@ describe('chart scale and polling', () => {
     expect(nextDelayMs(1000, false, false)).toBe(1500);
     expect(nextDelayMs(9000, false, false)).toBe(10_000);
     expect(nextDelayMs(1000, true, true)).toBe(60_000);
+    expect(nextDelayMs(25_000, false, false, 30_000)).toBe(30_000);
   });
 });
