@@ -108,6 +108,8 @@ async function uploadDirect(
   const body = new FormData();
   // S3 reads the policy's fields first; the file must come last.
   for (const [name, value] of Object.entries(form.fields)) body.append(name, String(value));
+  // The policy allows any Content-Type and Content-Encoding; the object is labelled like the body upload.
+  body.append('Content-Type', isGzip(choice.file) ? 'application/gzip' : 'text/csv');
   if (isGzip(choice.file)) body.append('Content-Encoding', 'gzip');
   body.append('file', choice.file, choice.file.name);
   const answer = await sendWithProgress({ url: form.url, body, withToken: false, onProgress });

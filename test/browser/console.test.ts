@@ -432,8 +432,12 @@ describe('the console page', () => {
       const file = await readFile(LARGE_FILE);
       expect(storage.received.slice(before)).toEqual([
         {
-          fieldNames: ['key', 'Policy', 'X-Amz-Signature', 'file'],
-          fields: expect.objectContaining({ Policy: 'cG9saWN5', 'X-Amz-Signature': 'c2lnbmF0dXJl' }),
+          fieldNames: ['key', 'Policy', 'X-Amz-Signature', 'Content-Type', 'file'],
+          fields: expect.objectContaining({
+            Policy: 'cG9saWN5',
+            'X-Amz-Signature': 'c2lnbmF0dXJl',
+            'Content-Type': 'text/csv',
+          }),
           fileBytes: file.length,
           fileSha256: createHash('sha256').update(file).digest('hex'),
         },
