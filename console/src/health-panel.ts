@@ -14,6 +14,7 @@ const LABELS: Readonly<Record<string, string>> = {
   processing: 'Processing',
   stuck: 'Stuck',
   failed_last_24h: 'Failed (24 h)',
+  system_failed_last_24h: 'System failures (24 h)',
   finished_last_24h: 'Finished (24 h)',
   failure_rate_percent: 'Failure rate (%)',
   usage_percent: 'Usage (%)',

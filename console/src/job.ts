@@ -21,6 +21,8 @@ export type DataQuality = {
   readonly missingPeriods: number | null;
   readonly duplicatesInFile: number | null;
   readonly estimated: number | null;
+  /** The API counted only the rows of the job's last run (a resumed job: lib/imports/quality.ts). */
+  readonly partial: boolean;
 };
 
 export type Job = {
@@ -90,6 +92,7 @@ function parseQuality(value: unknown): DataQuality | null {
     missingPeriods: count(value.missing_periods),
     duplicatesInFile: count(value.duplicates_in_file),
     estimated: count(value.estimated),
+    partial: value.partial === true,
   };
 }
 

@@ -259,6 +259,9 @@ function qualityBlock(job: Job): HTMLElement | null {
       fact('Duplicates in file', formatNumber(quality.duplicatesInFile)),
       fact('Estimated readings', formatNumber(quality.estimated)),
     ),
+    quality.partial
+      ? h('p', { class: 'hint' }, 'These figures cover only the rows of the last run (the job was resumed).')
+      : null,
   );
 }
 

@@ -151,10 +151,17 @@ function parseReading(value: unknown): Reading | null {
 function describe(model: ChartModel, interval: Interval, truncated: boolean): string {
   const unit = interval === 'hh' ? 'half-hours' : 'days';
   const missing = model.slots.length - model.present;
+  const parts = [
+    `${formatNumber(model.present)} of ${formatNumber(model.slots.length)} ${unit} have a reading`,
+  ];
+  if (missing > 0) {
+    parts.push(
+      `${formatNumber(missing)} missing in ${model.gaps.length} gap${model.gaps.length === 1 ? '' : 's'}`,
+    );
+  }
+  if (model.estimated > 0) parts.push(`${formatNumber(model.estimated)} estimated`);
   return (
-    `${formatNumber(model.present)} of ${formatNumber(model.slots.length)} ${unit} have a reading; ` +
-    `${formatNumber(missing)} missing in ${model.gaps.length} gap${model.gaps.length === 1 ? '' : 's'}; ` +
-    `${formatNumber(model.estimated)} estimated.` +
+    `${parts.join('; ')}.` +
     (truncated ? ' Only the first 40,000 readings are shown: choose a shorter range.' : '')
   );
 }

@@ -17,6 +17,7 @@ import { createProcessImportsHandler } from '../../functions/process-imports.js'
 import { createS3UploadArrivedHandler } from '../../functions/s3-upload-arrived.js';
 import { hashToken } from '../../lib/auth.js';
 import { contentSecurityPolicy } from '../../lib/console/console-headers.js';
+import { layoutNamesFor } from '../../lib/imports/layouts/registry.js';
 import { asSqsEvent, LOCAL_S3_CREDENTIALS } from '../../scripts/local-s3.js';
 import { migrate, seedJob, TOKEN } from '../helpers/api.js';
 import { type Browser, launchChromium } from '../helpers/browser.js';
@@ -30,6 +31,7 @@ import { proveSessionAccounting } from '../helpers/session-accounting.js';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ARTIFACTS = join(ROOT, '.local/artifacts/console');
 const DAILY_EXAMPLE = join(ROOT, 'examples/daily.csv');
+const OCTOPUS_EXPORT = join(ROOT, 'test/fixtures/layouts/hh-octopus.csv');
 const BROWSER_TIMEOUT_MS = 60_000;
 /** Above the console's 4 MiB in-body threshold: a year of daily readings for LARGE_FILE_METERS meters. */
 const LARGE_FILE = join(tmpdir(), `console-large-${process.pid}.csv`);
@@ -195,7 +197,15 @@ describe('the console page', () => {
     async () => {
       await signIn();
       await page.getByLabel('CSV file (plain or .gz)').setInputFiles(DAILY_EXAMPLE);
+      // The layout list follows the type: the half-hourly layouts, then the one daily layout.
+      await page.getByLabel('Type', { exact: true }).selectOption('hh');
+      expect(
+        await page
+          .locator('#format option')
+          .evaluateAll((options) => options.map((o) => o.getAttribute('value'))),
+      ).toEqual(['', ...layoutNamesFor('hh')]);
       await page.getByLabel('Type', { exact: true }).selectOption('daily');
+      await page.getByLabel('Layout').selectOption('daily');
       await page.getByRole('button', { name: 'Upload', exact: true }).click();
       await expect.poll(() => page.locator('#upload-status').textContent()).toContain('the import is queued');
       await expect.poll(() => jobDetail().locator('.badge').first().textContent()).toBe('queued');
@@ -233,6 +243,44 @@ describe('the console page', () => {
   );
 
   it(
+    'sends the chosen layout and meter with the upload: a single-meter export without a meter column',
+    async () => {
+      await signIn();
+      await page.getByLabel('CSV file (plain or .gz)').setInputFiles(OCTOPUS_EXPORT);
+      await page.getByLabel('Type', { exact: true }).selectOption('hh');
+      await page.getByLabel('Layout').selectOption('hh-octopus');
+      await page.getByLabel('Meter (optional)').fill('2200012345678');
+      await page.getByRole('button', { name: 'Upload', exact: true }).click();
+      await expect.poll(() => page.locator('#upload-status').textContent()).toContain('the import is queued');
+
+      await runProcessor();
+      await expect
+        .poll(() => jobDetail().locator('.badge').first().textContent(), { timeout: 20_000 })
+        .toBe('completed');
+      const facts = await jobDetail().locator('dl.facts').first().innerText();
+      expect(facts).toContain('Layout\nhh-octopus');
+      expect(facts).toContain('Failed rows\n0');
+      const [stored] = await testDb.admin.query<RowDataPacket[]>(
+        `SELECT COUNT(*) AS n FROM meter_readings r JOIN meters m ON m.id = r.meter_id
+          WHERE m.mpan = '2200012345678' AND r.settlement_date = '2025-03-30'`,
+      );
+      // The spring clock change: a settlement day of 46 half-hours, all of them in the export.
+      expect(Number(stored[0]?.n)).toBe(46);
+
+      await page.getByLabel('Meter (MPAN or MPRN)').fill('2200012345678');
+      await page.getByLabel('From', { exact: true }).fill('2025-03-30');
+      await page.getByLabel('To', { exact: true }).fill('2025-03-30');
+      await page.getByLabel('Interval').selectOption('hh');
+      await page.getByRole('button', { name: 'Show readings' }).click();
+      await expect
+        .poll(() => page.locator('#readings-status').textContent())
+        .toBe('46 of 46 half-hours have a reading.');
+      expect(consoleProblems).toEqual([]);
+    },
+    BROWSER_TIMEOUT_MS,
+  );
+
+  it(
     'shows the row errors and data-quality figures of a finished job',
     async () => {
       const quality = {
@@ -241,6 +289,7 @@ describe('the console page', () => {
         missing_periods: 5,
         duplicates_in_file: 1,
         estimated: 4,
+        partial: true,
       };
       const batchId = await seedJob(testDb, {
         status: 'completed',
@@ -271,6 +320,7 @@ describe('the console page', () => {
       expect(detail).toContain('Missing half-hours\n5');
       expect(detail).toContain('Duplicates in file\n1');
       expect(detail).toContain('Estimated readings\n4');
+      expect(detail).toContain('These figures cover only the rows of the last run (the job was resumed).');
       // The detail heading takes focus, so a keyboard user lands on what they opened.
       expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('job-title');
       await screenshot('03-job-summary');
