@@ -343,6 +343,12 @@ describe('the console page', () => {
       expect(await page.getByRole('button', { name: 'Cancel import' }).isDisabled()).toBe(true);
       expect(await page.getByRole('button', { name: 'Retry import' }).isEnabled()).toBe(true);
       await screenshot('04-cancelled');
+      // Retry puts the cancelled job back in the queue.
+      await page.getByRole('button', { name: 'Retry import' }).click();
+      await expect.poll(() => page.locator('#job-message').textContent()).toBe('Import queued again.');
+      await expect.poll(() => jobDetail().locator('.badge').first().textContent()).toBe('queued');
+      await page.getByRole('button', { name: 'Cancel import' }).click();
+      await expect.poll(() => jobDetail().locator('.badge').first().textContent()).toBe('cancelled');
 
       await page.locator('#jobs-body tr', { hasText: 'moved-on.csv' }).getByRole('button').click();
       await expect.poll(() => jobDetail().locator('.badge').first().textContent()).toBe('queued');
@@ -569,6 +575,7 @@ describe('the console page', () => {
       await expect.poll(() => page.locator('#jobs-body tr').count()).toBeGreaterThan(0);
       expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
       await screenshot('06-phone');
+      await page.screenshot({ path: join(ARTIFACTS, '06-phone-first-screen.png') });
 
       // Every form control has a label the browser can name it by.
       const unlabelled = await page.evaluate(`Array.from(document.querySelectorAll('input, select'))

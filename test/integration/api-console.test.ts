@@ -43,6 +43,18 @@ describe('GET / and /console', () => {
     expect(await testDb.sessionCount()).toBe(0);
   });
 
+  it("names the bucket's endpoint, and nothing else, as where the page may send uploads", async () => {
+    const withBucket = caller(testDb, {
+      IMPORT_BUCKET: 'console-test-imports',
+      IMPORT_S3_ENDPOINT: 'http://127.0.0.1:4599',
+    });
+    const policy = String((await withBucket(httpEvent('GET', '/'))).headers?.['content-security-policy']);
+    expect(policy).toContain("connect-src 'self' http://127.0.0.1:4599;");
+    expect(policy).toContain("form-action 'self' http://127.0.0.1:4599;");
+    const withoutBucket = String((await call(httpEvent('GET', '/'))).headers?.['content-security-policy']);
+    expect(withoutBucket).toContain("connect-src 'self';");
+  });
+
   it('links only hashed assets it serves, with no inline script or style', () => {
     const linked = [...CONSOLE_PAGE_HTML.matchAll(/(?:src|href)="\/console\/([^"]+)"/g)].map(
       (match) => match[1],
