@@ -170,7 +170,7 @@ describe('npm start on a machine where nothing answers at the default port', () 
     expect(job.status).toBe('completed');
   }, 180_000);
 
-  it('serves the console: in Chromium, sign in, upload examples/daily.csv, see it complete', async () => {
+  it('serves the console: in Chromium, sign in, upload examples/daily.csv, see it complete, chart it', async () => {
     const { apiToken } = await readCredentials(env);
     const browser = await launchChromium();
     try {
@@ -190,6 +190,15 @@ describe('npm start on a machine where nothing answers at the default port', () 
         .toBe('completed');
       // biome-ignore lint/performance/useDomNodeTextContent: the rendered text puts each fact on its line
       expect(await page.locator('#job-section dl.facts').first().innerText()).toContain('Imported\n21');
+      // Its readings, charted: the file's seven days, then the days it lacks.
+      await page.getByLabel('Meter (MPAN or MPRN)').fill('E06BG12862');
+      await page.getByLabel('From', { exact: true }).fill('2024-11-01');
+      await page.getByLabel('To', { exact: true }).fill('2024-11-10');
+      await page.getByLabel('Interval').selectOption('daily');
+      await page.getByRole('button', { name: 'Show readings' }).click();
+      await expect
+        .poll(() => page.locator('#readings-status').textContent())
+        .toBe('7 of 10 days have a reading; 3 missing in 1 gap; 1 estimated.');
       await page.screenshot({ path: join(REPO, '.local/artifacts/console/local-stack.png'), fullPage: true });
       expect(problems).toEqual([]);
     } finally {
