@@ -2,6 +2,8 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { createAuthenticator } from '../lib/auth.js';
 import { type Config, loadConfig } from '../lib/config.js';
 import { ConnectionTally, createFunctionMetrics, publishConnectionTally } from '../lib/connection-metrics.js';
+import { uploadOrigins } from '../lib/console/console-headers.js';
+import { consoleRoutes } from '../lib/console/console-routes.js';
 import { type RunWithDb, withConnection } from '../lib/db.js';
 import { healthResponse } from '../lib/health/report.js';
 import { createRouter, errorResponse, type HttpResponse, parseRequest, withCors } from '../lib/http.js';
@@ -36,6 +38,7 @@ export function createApiHandler(
       s3Credentials: options.s3Credentials,
     }),
     ...readingRoutes({ authenticate: authenticator.authenticate }),
+    ...consoleRoutes<RequestContext>({ uploadOrigins: uploadOrigins(config.storage) }),
   ]);
   // Metrics buffer numbers in memory and write them to stdout: no socket, so one per handler is fine.
   const metrics = createFunctionMetrics(config.stage, 'api');

@@ -161,7 +161,8 @@ export function withCors(
   origin: string | undefined,
   allowedOrigins: readonly string[],
 ): HttpResponse {
-  const headers = { ...response.headers, vary: 'Origin' };
+  const vary = response.headers?.vary;
+  const headers = { ...response.headers, vary: vary === undefined ? 'Origin' : `${vary}, Origin` };
   if (origin === undefined || !allowedOrigins.includes(origin.toLowerCase())) return { ...response, headers };
   return {
     ...response,

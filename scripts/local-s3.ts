@@ -19,6 +19,14 @@ export const LOCAL_S3_BUCKET = 'eclectyc-local-imports';
 const DEFAULT_LOCAL_S3_PORT = 4569;
 const DEFAULT_LAMBDA_PORT = 3002;
 const ARRIVAL_FUNCTION = 'eclectyc-local-s3UploadArrived';
+/**
+ * The browser console POSTs presigned forms straight to the bucket, so it needs CORS like the real
+ * bucket's (serverless.yml, ImportsBucket). Any origin here: the local stack's ports vary.
+ */
+const LOCAL_BUCKET_CORS = `<CORSConfiguration><CORSRule>
+<AllowedOrigin>*</AllowedOrigin><AllowedMethod>POST</AllowedMethod><AllowedHeader>content-type</AllowedHeader>
+<ExposeHeader>ETag</ExposeHeader><ExposeHeader>Location</ExposeHeader><MaxAgeSeconds>600</MaxAgeSeconds>
+</CORSRule></CORSConfiguration>`;
 
 /** The S3 event notification as s3rver emits it (and S3 sends it), as far as the handler reads it. */
 export type S3Notification = { readonly Records?: readonly unknown[] };
@@ -50,7 +58,7 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
     directory: options.directory,
     // Path-style URLs only (the clients use forcePathStyle): no bucket.localhost host names.
     vhostBuckets: false,
-    configureBuckets: [{ name: bucket }],
+    configureBuckets: [{ name: bucket, configs: [LOCAL_BUCKET_CORS] }],
   });
   server.on('event', (notification: S3Notification) => {
     const record = notification.Records?.[0] as { eventName?: unknown } | undefined;

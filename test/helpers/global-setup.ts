@@ -2,14 +2,17 @@
 // 127.0.0.1:3306 when it answers; else the private server npm start uses (started when it is not
 // running: docs/design.md#private-database-server), passed to the test workers as TEST_DB_PORT.
 // Fails the whole run at once when none answers: integration tests are never skipped for a missing
-// database.
+// database. Also builds the console's bundled assets, which the API handler imports
+// (lib/console/assets.generated.ts is gitignored).
 
 import { createConnection } from 'mysql2/promise';
+import { writeConsoleModule } from '../../scripts/build-console.js';
 import { localStateDir } from '../../scripts/local-db.js';
 import { serverAnswers } from '../../scripts/mariadb-server.js';
 import { ensurePrivateServer } from '../../scripts/private-db.js';
 
 export default async function setup(): Promise<void> {
+  await writeConsoleModule();
   const env = process.env;
   if (env.TEST_DB_HOST === undefined && env.TEST_DB_PORT === undefined) {
     const defaultPort = Number(env.LOCAL_DEFAULT_DB_PORT ?? 3306);

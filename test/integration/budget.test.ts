@@ -69,7 +69,9 @@ describe('npm run budget', () => {
     expect(good.code).toBe(0);
     const lines = good.stdout.split('\n').map((line) => line.replace(/\s+/g, ' ').trim());
     expect(lines).toContain('function trigger db user reserved concurrency max connections');
-    expect(lines).toContain('api HTTP API GET /api/health, ANY /api/{proxy+} app 10 10');
+    expect(lines).toContain(
+      'api HTTP API GET /api/health, ANY /api/{proxy+}, GET /, GET /console, GET /console/{asset} app 10 10',
+    );
     expect(lines).toContain('processImports schedule rate(1 minute), cron(15 3 * * ? *) app 1 1');
     expect(lines).toContain('s3UploadArrived sqs app 2 2');
     expect(lines).toContain('monitor schedule rate(5 minutes) monitor 1 1');

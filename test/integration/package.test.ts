@@ -114,11 +114,17 @@ describe('serverless package (offline)', () => {
     expect(resourcesOfType('AWS::ApiGatewayV2::Api')).toHaveLength(1);
   });
 
-  it('sends every other /api route to the app router, which authenticates and answers 404/405 itself', () => {
+  it('sends every other /api route and the console (/, /console, its assets) to the app router', () => {
     const routes = resourcesOfType('AWS::ApiGatewayV2::Route').map(
       ([, resource]) => resource.Properties.RouteKey,
     );
-    expect(routes.sort()).toEqual(['ANY /api/{proxy+}', 'GET /api/health']);
+    expect(routes.sort()).toEqual([
+      'ANY /api/{proxy+}',
+      'GET /',
+      'GET /api/health',
+      'GET /console',
+      'GET /console/{asset}',
+    ]);
   });
 
   it('configures CORS for the listed origins only, never "*"', () => {
