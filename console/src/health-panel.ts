@@ -17,6 +17,8 @@ const LABELS: Readonly<Record<string, string>> = {
   system_failed_last_24h: 'System failures (24 h)',
   finished_last_24h: 'Finished (24 h)',
   failure_rate_percent: 'Failure rate (%)',
+  in_use: 'Sessions in use',
+  limit: 'Connection limit',
   usage_percent: 'Usage (%)',
   level: 'Level',
   error: 'Error',

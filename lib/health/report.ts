@@ -6,7 +6,8 @@ import { ConnectionLimitError, DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS } from '
 import { type HttpResponse, json } from '../http.js';
 import { importQueueHealth } from '../imports/job-repository.js';
 import { logger } from '../logger.js';
-import { checkDatabase } from './database.js';
+import type { UsageThresholds } from '../monitor/policy.js';
+import { type ConnectionUsage, checkDatabase } from './database.js';
 import {
   assessImportQueue,
   type HealthStatus,
@@ -18,6 +19,8 @@ export type HealthReport = {
   readonly status: HealthStatus;
   readonly checks: {
     readonly database: { status: 'up'; round_trip_ms: number } | { status: 'down'; error: string };
+    /** Informational: the monitor acts on usage and alarms on it; health's status does not follow it. */
+    readonly connections?: ConnectionUsage;
     readonly import_queue: ImportQueueCheck | { status: 'critical' | 'unknown'; error?: string };
   };
   readonly timestamp: string;
@@ -27,13 +30,15 @@ export type HealthResult = { readonly report: HealthReport; readonly retryAfterS
 
 export async function checkHealth(
   runWithDb: RunWithDb,
+  thresholds: UsageThresholds,
   now: () => Date = () => new Date(),
 ): Promise<HealthResult> {
   try {
     const checks = await runWithDb(async (db) => {
-      const database = await checkDatabase(db);
+      const database = await checkDatabase(db, thresholds);
       return {
         database: { status: database.status, round_trip_ms: database.roundTripMs },
+        connections: database.connections,
         import_queue: await checkImportQueue(db),
       };
     });
@@ -75,8 +80,11 @@ export function errorName(error: unknown): string {
 }
 
 /** GET /api/health: no authentication, 200 / 207 / 503 for healthy / degraded / critical. */
-export async function healthResponse(runWithDb: RunWithDb): Promise<HttpResponse> {
-  const { report, retryAfterSeconds } = await checkHealth(runWithDb);
+export async function healthResponse(
+  runWithDb: RunWithDb,
+  thresholds: UsageThresholds,
+): Promise<HttpResponse> {
+  const { report, retryAfterSeconds } = await checkHealth(runWithDb, thresholds);
   if (report.status === 'critical') {
     logger.warn('health check critical', {
       database: report.checks.database.status,

@@ -72,8 +72,11 @@ export function effectiveLimit(server: ServerLimits, accountLimit: number): numb
   return perUser > 0 ? Math.min(perUser, server.maxConnections) : server.maxConnections;
 }
 
+/** The two usage thresholds, in percent of the effective limit (the API's health reads them too). */
+export type UsageThresholds = Pick<Thresholds, 'usageCautionPercent' | 'usageWarningPercent'>;
+
 /** Strictly above a threshold moves up a level: exactly 60 % is still healthy. */
-export function usageLevel(usagePercent: number, thresholds: Thresholds): UsageLevel {
+export function usageLevel(usagePercent: number, thresholds: UsageThresholds): UsageLevel {
   if (usagePercent > thresholds.usageWarningPercent) return 'warning';
   if (usagePercent > thresholds.usageCautionPercent) return 'caution';
   return 'healthy';

@@ -51,6 +51,8 @@ describe('GET /api/health', () => {
       status: 'healthy',
       checks: {
         database: { status: 'up', round_trip_ms: expect.any(Number) },
+        // This request's own session, of the account's MAX_USER_CONNECTIONS 3.
+        connections: { status: 'healthy', in_use: 1, limit: 3, usage_percent: 33.3 },
         import_queue: {
           status: 'healthy',
           queued: 0,
@@ -64,6 +66,37 @@ describe('GET /api/health', () => {
         },
       },
       timestamp: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/),
+    });
+  });
+
+  it("reports the app user's connection usage level by the monitor's thresholds, without changing its status", async () => {
+    const levels: unknown[] = [];
+    for (const held of [1, 2]) {
+      const holders = await testDb.openAppSessions(held);
+      try {
+        const { statusCode, body } = await health();
+        expect(statusCode).toBe(200);
+        expect(body.status).toBe('healthy');
+        levels.push((body.checks as Record<string, unknown>).connections);
+      } finally {
+        await Promise.all(holders.map((holder) => holder.end()));
+      }
+      expect(await testDb.waitForSessions(0)).toBe(0);
+    }
+    // 2 of 3 is above USAGE_CAUTION_PERCENT (60); 3 of 3 above USAGE_WARNING_PERCENT (80).
+    expect(levels).toEqual([
+      { status: 'caution', in_use: 2, limit: 3, usage_percent: 66.7 },
+      { status: 'warning', in_use: 3, limit: 3, usage_percent: 100 },
+    ]);
+    const stricter = caller(testDb, {
+      API_TOKEN_HASHES: '',
+      USAGE_CAUTION_PERCENT: '20',
+      USAGE_WARNING_PERCENT: '30',
+    });
+    const body = bodyOf(await stricter(httpEvent('GET', '/api/health')));
+    expect((body.checks as Record<string, unknown>).connections).toMatchObject({
+      status: 'warning',
+      in_use: 1,
     });
   });
 
@@ -208,6 +241,7 @@ describe('GET /api/health', () => {
       expect(response.statusCode).toBe(503);
       expect(bodyOf(response).checks).toEqual({
         database: { status: 'up', round_trip_ms: expect.any(Number) },
+        connections: { status: 'healthy', in_use: 1, limit: 2, usage_percent: 50 },
         import_queue: { status: 'critical', error: 'ER_NO_SUCH_TABLE' },
       });
       expect(await bare.waitForSessions(0)).toBe(0);

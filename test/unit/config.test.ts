@@ -82,6 +82,7 @@ describe('loadConfig: api', () => {
       corsAllowedOrigins: [],
       maxUploadBytes: 6_291_456,
       maxDecompressedBytes: 67_108_864,
+      usageThresholds: { usageCautionPercent: 60, usageWarningPercent: 80 },
     });
   });
 
