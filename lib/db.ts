@@ -52,9 +52,10 @@ const DEADLOCK_ERRNO = 1213;
 const DEADLOCK_ATTEMPTS = 3;
 
 /**
- * Runs a single autocommit statement again when InnoDB picks it as a deadlock victim. Only for
- * statements that stand alone and are safe to repeat (conditional UPDATEs): inside a transaction
- * the whole transaction was rolled back and must be redone instead.
+ * Runs `statement` again when InnoDB picks it as a deadlock victim, at most DEADLOCK_ATTEMPTS times
+ * in all. `statement` is either a single autocommit statement safe to repeat (conditional UPDATEs,
+ * an INSERT whose duplicate-key error the caller handles) or a whole withTransaction call: inside a
+ * transaction the server has rolled everything back, so only redoing it from BEGIN is right.
  */
 export async function retryOnDeadlock<T>(statement: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {

@@ -80,12 +80,17 @@ export type DriverErrorFields = {
   sql?: string | undefined;
 };
 
-/** True for errors raised by mysql2 (server errors and its own protocol/network errors). */
+/**
+ * True for errors raised by mysql2 (server errors and its own protocol/network errors). mysql2 names
+ * `code` only for errnos in its own table; a server error it has no name for (MariaDB's 1969
+ * max_statement_time kill) arrives with `code` undefined but a numeric `errno` and a `sqlMessage`.
+ */
 export function isDriverError(error: unknown): error is Error & DriverErrorFields {
+  if (!(error instanceof Error) || error instanceof AppError) return false;
+  const fields = error as DriverErrorFields;
   return (
-    error instanceof Error &&
-    typeof (error as DriverErrorFields).code === 'string' &&
-    !(error instanceof AppError)
+    typeof fields.code === 'string' ||
+    (typeof fields.errno === 'number' && typeof fields.sqlMessage === 'string')
   );
 }
 

@@ -3,10 +3,11 @@
 // own loopback port (kept in <state dir>/mariadb/port), left running so the next start reuses it and
 // its data. `npm run db:stop` stops it. See docs/design.md#private-database-server.
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, mkdir, open, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { promisify } from 'node:util';
 import {
   connectRoot,
   dropAnonymousUsers,
@@ -19,6 +20,10 @@ import {
 } from './mariadb-server.js';
 
 const START_TIMEOUT_MS = 60_000;
+/** How long a second start waits for the first to finish creating and starting the server. */
+const START_LOCK_WAIT_MS = 3 * START_TIMEOUT_MS;
+const START_LOCK_POLL_MS = 100;
+const SERVER_NAMES = new Set(['mariadbd', 'mysqld']);
 
 export type PrivateServer = {
   readonly host: string;
@@ -36,6 +41,7 @@ function paths(stateDir: string) {
     portFile: join(dir, 'port'),
     errorLog: join(dir, 'error.log'),
     pidFile: join(dir, 'data', 'mariadb.pid'),
+    startLock: join(dir, 'start.lock'),
   };
 }
 
@@ -66,11 +72,79 @@ export async function ensurePrivateServer(stateDir: string): Promise<PrivateServ
   if (running !== undefined) return running;
   const binaries = findServerBinaries();
   if (binaries === undefined) return undefined;
-  const { dir, dataDir, portFile, errorLog } = paths(stateDir);
+  const { dir, startLock } = paths(stateDir);
   // As root the server runs as `mysql`, which must be able to walk into its data directory.
   await mkdir(dir, { recursive: true });
   await chmod(stateDir, 0o755);
   await chmod(dir, 0o755);
+  // Two commands starting at once (npm start and npm run process) once both created the data
+  // directory and corrupted it: the second waits here, then finds the first's server running.
+  return withStartLock(startLock, async () => {
+    return (await runningPrivateServer(stateDir)) ?? startPrivateServer(stateDir, binaries);
+  });
+}
+
+/**
+ * Runs `work` holding `lockFile`, created exclusively ('wx') with this process's pid in it. A lock
+ * whose pid no longer runs (a start that crashed or was killed) is stale and removed.
+ */
+async function withStartLock<T>(lockFile: string, work: () => Promise<T>): Promise<T> {
+  const startedMs = Date.now();
+  for (;;) {
+    try {
+      const handle = await open(lockFile, 'wx');
+      try {
+        await handle.writeFile(`${process.pid}\n`);
+      } finally {
+        await handle.close();
+      }
+      break;
+    } catch (error) {
+      if (!hasCode(error, 'EEXIST')) throw error;
+    }
+    const holder = await readFile(lockFile, 'utf8').catch(() => undefined);
+    if (holder !== undefined && !processRuns(Number(holder.trim()))) {
+      // Read again just before removing, so a lock another start has just taken is left alone.
+      if ((await readFile(lockFile, 'utf8').catch(() => undefined)) === holder) {
+        await unlink(lockFile).catch(() => undefined);
+      }
+      continue;
+    }
+    if (Date.now() - startedMs > START_LOCK_WAIT_MS) {
+      throw new Error(
+        `Another start of the private database server (pid ${holder?.trim()}) has held ${lockFile} for ${START_LOCK_WAIT_MS / 1000} s; if no such start is running, remove the file.`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, START_LOCK_POLL_MS));
+  }
+  try {
+    return await work();
+  } finally {
+    await unlink(lockFile).catch(() => undefined);
+  }
+}
+
+/** Whether a process with this pid exists (EPERM: it does, owned by another user). */
+function processRuns(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return hasCode(error, 'EPERM');
+  }
+}
+
+function hasCode(error: unknown, code: string): boolean {
+  return error instanceof Error && 'code' in error && error.code === code;
+}
+
+/** Starts the server on its data, creating the data on first use. Only under the start lock. */
+async function startPrivateServer(
+  stateDir: string,
+  binaries: NonNullable<ReturnType<typeof findServerBinaries>>,
+): Promise<PrivateServer> {
+  const { dir, dataDir, portFile, errorLog } = paths(stateDir);
   let port = await privateServerPort(stateDir);
   if (port === undefined || (await serverAnswers(LOOPBACK, port))) {
     port = await freePort();
@@ -111,9 +185,13 @@ export async function ensurePrivateServer(stateDir: string): Promise<PrivateServ
   );
 }
 
-/** Stops the private server under `stateDir` (SIGTERM, a clean shutdown); false if none was running. */
+/**
+ * Stops the private server under `stateDir` (SIGTERM, a clean shutdown); false if none was running.
+ * The pid file can outlive its server (a crash, a reboot) and its pid be reused: only a mariadbd or
+ * mysqld started on this data directory is signalled.
+ */
 export async function stopPrivateServer(stateDir: string, timeoutMs = 30_000): Promise<boolean> {
-  const { pidFile } = paths(stateDir);
+  const { pidFile, dataDir } = paths(stateDir);
   let pid: number;
   try {
     pid = Number((await readFile(pidFile, 'utf8')).trim());
@@ -121,6 +199,7 @@ export async function stopPrivateServer(stateDir: string, timeoutMs = 30_000): P
     return false;
   }
   if (!Number.isInteger(pid) || pid <= 0) return false;
+  if (!(await isServerOn(pid, dataDir))) return false;
   try {
     process.kill(pid, 'SIGTERM');
   } catch {
@@ -136,4 +215,18 @@ export async function stopPrivateServer(stateDir: string, timeoutMs = 30_000): P
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`the private database server (pid ${pid}) did not stop within ${timeoutMs / 1000} s`);
+}
+
+/** Whether `pid` is a mariadbd/mysqld run with `--datadir=<dataDir>`: /proc on Linux, else ps. */
+async function isServerOn(pid: number, dataDir: string): Promise<boolean> {
+  let args: string[];
+  if (existsSync('/proc/self/cmdline')) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    args = cmdline.split('\0').filter((arg) => arg !== '');
+  } else {
+    const ps = await promisify(execFile)('ps', ['-o', 'command=', '-p', String(pid)]).catch(() => undefined);
+    args = (ps?.stdout ?? '').trim().split(/\s+/);
+  }
+  const [program = ''] = args;
+  return SERVER_NAMES.has(basename(program)) && args.includes(`--datadir=${dataDir}`);
 }

@@ -55,26 +55,31 @@ export class JobRowError extends AppError {}
  */
 export async function createJob(db: Db, job: NewJob): Promise<CreateJobResult> {
   try {
-    await withTransaction(db, async () => {
-      const [result] = await db.query<ResultSetHeader>(
-        `INSERT INTO import_jobs
+    // Requests with the same key queued behind an uncommitted insert of it (shared locks on the key)
+    // deadlock when that insert rolls back; the victim's transaction is redone and then meets the
+    // winner's key as a duplicate.
+    await retryOnDeadlock(() =>
+      withTransaction(db, async () => {
+        const [result] = await db.query<ResultSetHeader>(
+          `INSERT INTO import_jobs
            (batch_id, filename, import_type, status, priority, dry_run, total_rows, max_retries, metadata,
             idempotency_key, queued_at)
          VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, NOW(3))`,
-        [
-          job.batchId,
-          job.filename,
-          job.importType,
-          job.priority,
-          job.dryRun ? 1 : 0,
-          job.totalRows,
-          job.maxRetries,
-          JSON.stringify(job.metadata),
-          job.idempotencyKey,
-        ],
-      );
-      await storeFileChunks(db, result.insertId, job.gzippedFile);
-    });
+          [
+            job.batchId,
+            job.filename,
+            job.importType,
+            job.priority,
+            job.dryRun ? 1 : 0,
+            job.totalRows,
+            job.maxRetries,
+            JSON.stringify(job.metadata),
+            job.idempotencyKey,
+          ],
+        );
+        await storeFileChunks(db, result.insertId, job.gzippedFile);
+      }),
+    );
   } catch (error) {
     if (job.idempotencyKey !== null && isDuplicateKey(error, 'uq_import_jobs_idempotency')) {
       const existing = await findJobByIdempotencyKey(db, job.idempotencyKey);

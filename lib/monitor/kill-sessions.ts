@@ -6,9 +6,11 @@ import type { Db } from '../db.js';
 import { driverErrno, isDriverError } from '../errors.js';
 import {
   ER_KILL_DENIED_ERROR,
+  ER_NO_SUCH_QUERY,
   ER_NO_SUCH_THREAD,
   killConnection,
   killQuery,
+  killQueryById,
   rdsKill,
   rdsKillExists,
   rdsKillQuery,
@@ -124,10 +126,12 @@ export async function killSessions(
 
 /**
  * A runaway statement is stopped only if the one seen is still running: a new statement restarts the
- * processlist's TIME, so a smaller TIME (or another reason now) means the one seen has ended.
+ * processlist's TIME, so a smaller TIME (or another reason now) means the one seen has ended; where
+ * the processlist has QUERY_ID (MariaDB), another id says so for certain.
  */
 function sameStatement(candidate: KillCandidate, row: SessionRow, reason: KillReason): boolean {
   if (killAction(candidate.reason) !== 'kill-query') return true;
+  if (candidate.session.queryId !== undefined && row.queryId !== candidate.session.queryId) return false;
   return reason === candidate.reason && row.timeSeconds >= candidate.session.timeSeconds;
 }
 
@@ -141,6 +145,9 @@ export type RdsKillCache = { rdsKillAvailable: boolean | undefined };
 /**
  * Kills one session: KILL CONNECTION; 1094 (already ended) counts as gone; 1095 (denied) falls back
  * to mysql.rds_kill where it exists, else is a failure. A fatal error (connection lost) is thrown.
+ * A runaway statement is stopped by its query id where the processlist shows one (MariaDB: KILL
+ * QUERY ID, so a statement the session started since is never hit; 1957 means the one seen ended),
+ * else by the session's id (MySQL: KILL QUERY), see docs/design.md#runaway-statements.
  */
 export async function killCandidate(
   db: Db,
@@ -148,12 +155,17 @@ export async function killCandidate(
   rds: RdsKillCache,
 ): Promise<KillOutcome> {
   const query = killAction(candidate.reason) === 'kill-query';
+  const { id, queryId } = candidate.session;
   try {
-    await (query ? killQuery : killConnection)(db, candidate.session.id);
+    if (!query) await killConnection(db, id);
+    else if (queryId === undefined) await killQuery(db, id);
+    else await killQueryById(db, queryId);
     return toOutcome(candidate, 'killed', 'kill');
   } catch (error) {
     const errno = driverErrno(error);
-    if (errno === ER_NO_SUCH_THREAD) return toOutcome(candidate, 'gone', 'kill', error);
+    if (errno === ER_NO_SUCH_THREAD || errno === ER_NO_SUCH_QUERY) {
+      return toOutcome(candidate, 'gone', 'kill', error);
+    }
     if (errno === ER_KILL_DENIED_ERROR) {
       rds.rdsKillAvailable ??= await rdsKillExists(db);
       return rds.rdsKillAvailable

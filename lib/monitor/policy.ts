@@ -22,6 +22,11 @@ export type SessionRow = {
   readonly transactionSeconds: number | null;
   /** The program_name connect attribute (performance_schema.session_connect_attrs); null when unknown. */
   readonly programName: string | null;
+  /**
+   * The running statement's id (MariaDB's PROCESSLIST.QUERY_ID): what KILL QUERY ID stops. Absent
+   * where the processlist has no such column (MySQL).
+   */
+  readonly queryId?: number;
 };
 
 /** The server's limits; 0 means "no limit" for max_user_connections. */

@@ -19,6 +19,8 @@ export type ServerState = ServerLimits & {
   readonly performanceSchema: boolean;
   /** performance_schema.processlist exists (MySQL 8.0.22+; not MariaDB) and the monitor can see it. */
   readonly performanceSchemaProcesslist: boolean;
+  /** information_schema.PROCESSLIST has QUERY_ID (MariaDB): runaway statements are stopped by it. */
+  readonly processlistQueryIds?: boolean;
 };
 
 export async function readServerState(db: Db): Promise<ServerState> {
@@ -30,7 +32,10 @@ export async function readServerState(db: Db): Promise<ServerState> {
             @@SESSION.max_user_connections AS own_session_user_limit,
             @@GLOBAL.performance_schema AS performance_schema,
             (SELECT COUNT(*) FROM information_schema.TABLES
-              WHERE TABLE_SCHEMA = 'performance_schema' AND TABLE_NAME = 'processlist') AS ps_processlist`,
+              WHERE TABLE_SCHEMA = 'performance_schema' AND TABLE_NAME = 'processlist') AS ps_processlist,
+            (SELECT COUNT(*) FROM information_schema.COLUMNS
+              WHERE TABLE_SCHEMA = 'information_schema' AND TABLE_NAME = 'PROCESSLIST'
+                AND COLUMN_NAME = 'QUERY_ID') AS processlist_query_ids`,
   );
   const row = rows[0];
   const performanceSchema = Number(row?.performance_schema) === 1;
@@ -42,6 +47,7 @@ export async function readServerState(db: Db): Promise<ServerState> {
     ownSessionUserLimit: wholeNumber(row?.own_session_user_limit, '@@SESSION.max_user_connections'),
     performanceSchema,
     performanceSchemaProcesslist: performanceSchema && Number(row?.ps_processlist) > 0,
+    processlistQueryIds: Number(row?.processlist_query_ids) > 0,
   };
 }
 
@@ -69,6 +75,8 @@ export type SessionReadPlan = {
   readonly transactions: boolean;
   /** Joined with performance_schema.session_connect_attrs for program_name. */
   readonly connectAttributes: boolean;
+  /** Reads QUERY_ID (MariaDB's information_schema.PROCESSLIST only). */
+  readonly queryIds?: boolean;
 };
 
 const PROCESSLIST_TABLES: Readonly<Record<SessionSource, string>> = {
@@ -81,7 +89,7 @@ export function sessionsSql(plan: SessionReadPlan): string {
   return `SELECT p.ID AS id, p.USER AS user, p.HOST AS host, p.DB AS db, p.COMMAND AS command,
        p.TIME AS time_seconds, p.STATE AS state, LEFT(p.INFO, ?) AS info,
        ${plan.transactions ? 'TIMESTAMPDIFF(SECOND, t.trx_started, NOW())' : 'NULL'} AS transaction_seconds,
-       ${plan.connectAttributes ? 'a.ATTR_VALUE' : 'NULL'} AS program_name
+       ${plan.connectAttributes ? 'a.ATTR_VALUE' : 'NULL'} AS program_name${plan.queryIds === true ? ', p.QUERY_ID AS query_id' : ''}
   FROM ${PROCESSLIST_TABLES[plan.source]} p
   ${plan.transactions ? 'LEFT JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID' : ''}
   ${
@@ -108,10 +116,12 @@ export type SessionSnapshot = {
 
 /** The richest read the server and the grants allow. */
 export function initialReadPlan(server: ServerState): SessionReadPlan {
+  const source = server.performanceSchemaProcesslist ? 'performance_schema' : 'information_schema';
   return {
-    source: server.performanceSchemaProcesslist ? 'performance_schema' : 'information_schema',
+    source,
     transactions: true,
     connectAttributes: server.performanceSchema,
+    ...(server.processlistQueryIds === true && source === 'information_schema' ? { queryIds: true } : {}),
   };
 }
 
@@ -182,6 +192,9 @@ export function toSessionRow(row: Record<string, unknown>): SessionRow {
         ? null
         : Math.max(0, wholeNumber(row.transaction_seconds, 'INNODB_TRX.trx_started')),
     programName: typeof row.program_name === 'string' ? row.program_name : null,
+    ...(row.query_id === undefined || row.query_id === null
+      ? {}
+      : { queryId: wholeNumber(row.query_id, 'PROCESSLIST.QUERY_ID') }),
   };
 }
 

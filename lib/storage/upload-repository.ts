@@ -3,7 +3,7 @@
 // whose upload never came, and tell the processor where a job's file lives.
 
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import type { Db } from '../db.js';
+import { type Db, retryOnDeadlock } from '../db.js';
 import { driverErrno } from '../errors.js';
 import type { ImportJobRecord, ImportType, Priority } from '../imports/job.js';
 import { findJobByBatchId, findJobByIdempotencyKey } from '../imports/job-repository.js';
@@ -44,24 +44,28 @@ export async function createUploadJob(db: Db, job: NewUploadJob): Promise<Create
     if (existing !== null) return existingResult(db, existing);
   }
   try {
-    await db.query<ResultSetHeader>(
-      `INSERT INTO import_jobs
+    // Requests with the same key queued behind an uncommitted insert of it (shared locks on the key)
+    // deadlock when that insert rolls back; the victim inserts again and then finds the winner's job.
+    await retryOnDeadlock(() =>
+      db.query<ResultSetHeader>(
+        `INSERT INTO import_jobs
          (batch_id, filename, import_type, status, priority, dry_run, max_retries, metadata, idempotency_key,
           storage, s3_bucket, s3_key, upload_expires_at, queued_at)
        VALUES (?, ?, ?, 'awaiting_upload', ?, ?, ?, ?, ?, 's3', ?, ?, NOW(3) + INTERVAL ? SECOND, NOW(3))`,
-      [
-        job.batchId,
-        job.filename,
-        job.importType,
-        job.priority,
-        job.dryRun ? 1 : 0,
-        job.maxRetries,
-        JSON.stringify(job.metadata),
-        job.idempotencyKey,
-        job.bucket,
-        job.key,
-        job.uploadTtlSeconds,
-      ],
+        [
+          job.batchId,
+          job.filename,
+          job.importType,
+          job.priority,
+          job.dryRun ? 1 : 0,
+          job.maxRetries,
+          JSON.stringify(job.metadata),
+          job.idempotencyKey,
+          job.bucket,
+          job.key,
+          job.uploadTtlSeconds,
+        ],
+      ),
     );
   } catch (error) {
     // A concurrent request with the same key won the insert.

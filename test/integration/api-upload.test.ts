@@ -16,6 +16,7 @@ import {
 } from '../helpers/api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { httpEvent } from '../helpers/http-events.js';
+import { holdIdempotencyKey } from '../helpers/idempotency-lock.js';
 import { proveSessionAccounting } from '../helpers/session-accounting.js';
 
 const DAILY = 'MPAN,Date,Reading,Unit\nE06BG12862,09/11/2024,123.45,kWh\nE06BG12862,10/11/2024,120,\n';
@@ -286,6 +287,31 @@ describe('POST /api/import/jobs', () => {
       expect(responses.map((response) => response.statusCode).sort()).toEqual([200, 202]);
       expect(new Set(responses.map((response) => bodyOf(response).batch_id)).size).toBe(1);
       expect((await storedCounts(testDb)).jobs).toBe(countsBefore.jobs + 1);
+    });
+
+    it('creates one job and replays it to the rest when three requests race behind a held key lock', async () => {
+      // Queued behind an uncommitted insert of the key that then rolls back, the three requests all
+      // take the key's shared lock and then want it exclusive: InnoDB picks deadlock victims (1213).
+      const headers = { 'idempotency-key': 'race-held' };
+      const held = await holdIdempotencyKey(testDb, 'race-held');
+      let responses: Awaited<ReturnType<Call>>[];
+      try {
+        const racing = Promise.all([1, 2, 3].map(() => call(csvUpload(DAILY, { type: 'daily' }, headers))));
+        await held.waitForWaiters(3);
+        await held.release();
+        responses = await racing;
+      } finally {
+        await held.release().catch(() => undefined);
+      }
+      const statuses = responses.map((response) => response.statusCode);
+      expect(statuses.sort(), JSON.stringify(responses.map((response) => response.body))).toEqual([
+        200, 200, 202,
+      ]);
+      expect(new Set(responses.map((response) => bodyOf(response).batch_id)).size).toBe(1);
+      expect(await storedCounts(testDb)).toEqual({
+        jobs: countsBefore.jobs + 1,
+        chunks: countsBefore.chunks + 1,
+      });
     });
 
     it('tells keys apart by case (the column collation is case-insensitive, the digest is not)', async () => {

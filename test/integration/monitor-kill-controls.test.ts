@@ -7,8 +7,15 @@ import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { MonitorConfig } from '../../lib/config.js';
 import { withConnection } from '../../lib/db.js';
-import { NO_NEVER_KILL, type Thresholds } from '../../lib/monitor/policy.js';
+import { killCandidate } from '../../lib/monitor/kill-sessions.js';
+import {
+  type KillCandidate,
+  NO_NEVER_KILL,
+  selectKillCandidates,
+  type Thresholds,
+} from '../../lib/monitor/policy.js';
 import { type MonitorInput, runMonitor } from '../../lib/monitor/run-monitor.js';
+import { readServerState, readSessions } from '../../lib/monitor/snapshot-repository.js';
 import { bulkLoadTag } from '../../lib/statement-tag.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { type DisposableMariaDb, startDisposableMariaDb } from '../helpers/disposable-mariadb.js';
@@ -88,6 +95,20 @@ async function run(input: Partial<MonitorInput> = {}) {
   return { report, log };
 }
 
+/** Polls until the session runs a statement starting with `statement`. */
+async function waitUntilRunning(id: number, statement: string): Promise<void> {
+  const until = Date.now() + 5000;
+  for (;;) {
+    const [rows] = await testDb.admin.query<RowDataPacket[]>(
+      'SELECT INFO FROM information_schema.PROCESSLIST WHERE ID = ?',
+      [id],
+    );
+    if (String(rows[0]?.INFO ?? '').startsWith(statement)) return;
+    if (Date.now() > until) throw new Error(`session ${id} never ran ${statement}`);
+    await sleep(20);
+  }
+}
+
 describe('runaway statements', () => {
   it('stops a SELECT SLEEP past MAX_BUSY_SECONDS with KILL QUERY and keeps its session', async () => {
     const runaway = await pool.open(app());
@@ -111,6 +132,54 @@ describe('runaway statements', () => {
     const [again] = await runaway.query<RowDataPacket[]>('SELECT 1 AS one');
     expect(Number(again[0]?.one)).toBe(1);
     expect(log.lines.map((line) => line.message)).toContain('stopped runaway statement');
+  });
+
+  it('on MariaDB stops the statement it saw by QUERY_ID, never the statement the session runs next', async () => {
+    const session = await pool.open(app());
+    const seen = async () => {
+      const policy = {
+        targetUsers: [testDb.user],
+        level: 'healthy',
+        thresholds: { ...SHORT, maxIdleSeconds: 3600, emergencyMaxIdleSeconds: 3600 },
+        ownSessionId: null,
+        transactionsVisible: true,
+        neverKill: NO_NEVER_KILL,
+        programNamesVisible: false,
+        maxBusySeconds: 1,
+        nowMs: Date.now(),
+      } as const;
+      const snapshot = await withConnection(monitorConfig().db, async (db) =>
+        readSessions(db, await readServerState(db)),
+      );
+      const [candidate, ...others] = selectKillCandidates(snapshot.sessions, policy);
+      expect(others).toEqual([]);
+      expect(candidate).toMatchObject({ reason: 'runaway-statement', session: { id: threadIdOf(session) } });
+      if (candidate === undefined) throw new Error('no runaway candidate');
+      expect(candidate.session.queryId).toBeTypeOf('number');
+      return candidate;
+    };
+    const kill = (candidate: KillCandidate) =>
+      withConnection(monitorConfig().db, (db) =>
+        killCandidate(db, candidate, { rdsKillAvailable: undefined }),
+      );
+
+    // The statement seen ends by itself, the session starts the next one, then the kill arrives.
+    const first = session.query('SELECT SLEEP(3.5) AS slept');
+    await sleep(PAST_ONE_SECOND_MS);
+    const stale = await seen();
+    expect(await first).toEqual([[{ slept: 0 }], expect.anything()]);
+    const next = session.query<RowDataPacket[]>('SELECT SLEEP(2) AS slept').catch((error: unknown) => error);
+    await waitUntilRunning(threadIdOf(session), 'SELECT SLEEP(2)');
+    expect(await kill(stale)).toMatchObject({ result: 'gone', method: 'kill', errno: 1957 });
+    expect(await next).toEqual([[{ slept: 0 }], expect.anything()]);
+
+    // The statement seen still runs: it alone is stopped; the session's next statement runs in full.
+    const runaway = session.query('SELECT SLEEP(30) AS slept').catch((error: unknown) => error);
+    await sleep(PAST_ONE_SECOND_MS);
+    expect(await kill(await seen())).toMatchObject({ result: 'killed', method: 'kill', errno: null });
+    expect(await runaway).toMatchObject({ errno: 1317, code: 'ER_QUERY_INTERRUPTED' });
+    const [after] = await session.query<RowDataPacket[]>('SELECT SLEEP(0.3) AS slept');
+    expect(after).toEqual([{ slept: 0 }]);
   });
 
   it('leaves a tagged bulk statement running while its deadline is ahead, and stops it once it has passed', async () => {

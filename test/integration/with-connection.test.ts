@@ -3,7 +3,13 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Db, PREPARED_STATEMENT_CACHE, withConnection } from '../../lib/db.js';
-import { ConnectionLimitError, DatabaseError, DeadlineExceededError } from '../../lib/errors.js';
+import {
+  ConnectionLimitError,
+  DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS,
+  DatabaseError,
+  DeadlineExceededError,
+} from '../../lib/errors.js';
+import { errorResponse } from '../../lib/http.js';
 import { logger } from '../../lib/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { fakeContext } from '../helpers/lambda.js';
@@ -180,6 +186,26 @@ describe('withConnection', () => {
     expect(error).toMatchObject({ code: 'ER_NO_SUCH_TABLE', errno: 1146, sqlState: '42S02' });
     expect(JSON.stringify(error, Object.getOwnPropertyNames(error))).not.toContain('hunter2');
     expect((error as DatabaseError).cause).not.toHaveProperty('sql');
+    expect(await testDb.waitForSessions(0)).toBe(0);
+  });
+
+  it('turns a max_statement_time kill (errno 1969, no driver code) into a DatabaseError the API answers 503', async () => {
+    const error = await withConnection(testDb.config().db, async (db) => {
+      await db.query('SET SESSION max_statement_time = 0.1');
+      await db.query("SELECT SLEEP(3), 'hunter2' AS secret FROM (SELECT 1 UNION SELECT 2) AS two");
+    }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(DatabaseError);
+    expect(error).toMatchObject({ code: undefined, errno: 1969, sqlState: '70100' });
+    expect((error as DatabaseError).cause).not.toHaveProperty('sql');
+    const response = errorResponse(error, 'req-1969');
+    expect(response.statusCode).toBe(503);
+    expect(response.headers?.['retry-after']).toBe(String(DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS));
+    expect(JSON.parse(response.body ?? '')).toEqual({
+      error: 'Service unavailable: the database did not answer in time, retry later',
+      request_id: 'req-1969',
+    });
+    expect(response.body).toBeTypeOf('string');
+    expect(response.body).not.toMatch(/hunter2|SELECT|SLEEP/i);
     expect(await testDb.waitForSessions(0)).toBe(0);
   });
 

@@ -65,6 +65,27 @@ describe('asDatabaseError', () => {
     const work = new Error('work failed');
     expect(asDatabaseError(work)).toBe(work);
   });
+
+  it('converts a server error mysql2 has no code for (MariaDB 1969), keeping errno and sqlState', () => {
+    const message = 'Query execution was interrupted (max_statement_time exceeded)';
+    const killed = driverError(message, {
+      code: undefined,
+      errno: 1969,
+      sqlState: '70100',
+      sqlMessage: message,
+    });
+    expect(isDriverError(killed)).toBe(true);
+    const converted = asDatabaseError(killed);
+    expect(converted).toMatchObject({
+      name: 'DatabaseError',
+      code: undefined,
+      errno: 1969,
+      sqlState: '70100',
+    });
+    expect(isDatabaseUnavailable(converted)).toBe(true);
+    // An errno alone, without the server's message, is not enough to call it the driver's.
+    expect(isDriverError(driverError('odd', { errno: 1969 }))).toBe(false);
+  });
 });
 
 describe('isDatabaseUnavailable', () => {

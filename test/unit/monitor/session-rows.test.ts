@@ -105,6 +105,17 @@ describe('the read plan', () => {
     ).toMatch(/FROM information_schema\.PROCESSLIST p\s+WHERE/);
   });
 
+  it('reads QUERY_ID only from a processlist that has it (MariaDB), for KILL QUERY ID', () => {
+    const mariadb = { ...SERVER, performanceSchemaProcesslist: false, processlistQueryIds: true };
+    expect(initialReadPlan(mariadb)).toMatchObject({ source: 'information_schema', queryIds: true });
+    expect(sessionsSql(initialReadPlan(mariadb))).toContain('p.QUERY_ID AS query_id');
+    // MySQL 8: performance_schema.processlist, whose rows have no query id.
+    expect(initialReadPlan({ ...SERVER, processlistQueryIds: false })).not.toHaveProperty('queryIds');
+    expect(sessionsSql(initialReadPlan({ ...SERVER, processlistQueryIds: false }))).not.toContain('QUERY_ID');
+    expect(toSessionRow({ id: 6, time_seconds: 3, query_id: '912' }).queryId).toBe(912);
+    expect(toSessionRow({ id: 6, time_seconds: 3 })).not.toHaveProperty('queryId');
+  });
+
   it('drops transactions on 1227, then program names, then performance_schema on 1142, then gives up', () => {
     const full = initialReadPlan(SERVER);
     expect(narrowedPlan(full, 1227)).toEqual({ ...full, transactions: false });
