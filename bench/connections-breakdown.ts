@@ -4,9 +4,8 @@
 // the real withConnection, under a deadline as bench:connections calls it), interleaved per round,
 // with connect / SET / query / end timed separately.
 
-import { connect } from 'node:net';
 import { createConnection } from 'mysql2/promise';
-import { PREPARED_STATEMENT_CACHE, withConnection } from '../lib/db.js';
+import { ownSocket, PREPARED_STATEMENT_CACHE, withConnection } from '../lib/db.js';
 import { type Credentials, configFor, PK_READ } from './connections-clients.js';
 
 export type Breakdown = {
@@ -41,22 +40,8 @@ export async function measureBreakdown(
   const setValues = () => [config.db.sessionWaitTimeoutSeconds, 31, 30.5];
   // Our own socket, as withConnection gives mysql2, so that the server's close can be awaited.
   const withOwnSocket = () => {
-    let closed: Promise<void> = Promise.resolve();
-    const options = {
-      ...ourOptionsWithCache,
-      stream: () => {
-        const socket = connect({
-          host: credentials.host,
-          port: credentials.port,
-          noDelay: true,
-          keepAlive: true,
-          keepAliveInitialDelay: 0,
-        });
-        closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-        return socket;
-      },
-    };
-    return { options, closed: () => closed };
+    const socket = ownSocket(credentials.host, credentials.port);
+    return { options: { ...ourOptionsWithCache, stream: socket.stream }, closed: socket.closed };
   };
 
   const steps: Array<{ step: string; run: (record: boolean) => Promise<void>; samples: number[] }> = [

@@ -3,7 +3,7 @@
 // scope, because a frozen or timed-out Lambda environment would hold it, and enough of those lock the
 // app user out with error 1203 (over max_user_connections): the failure this project exists to prevent.
 
-import { connect, isIP } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
 import { type Connection, createConnection, type SslOptions } from 'mysql2/promise';
 import { fullJitterDelayMs } from './backoff.js';
 import type { DbConfig, DbTls } from './config.js';
@@ -200,21 +200,9 @@ async function connectOnce(
   retryUntilMs: number,
   deadlineAtMs: number | undefined,
 ): Promise<Session> {
-  let socketClosed: Promise<void> | undefined;
+  const socket = ownSocket(credentials.host, credentials.port);
   const connection = await createConnection({
-    // Our own TCP socket, so that we see the server close it: mysql2 re-emits that as 'end' over plain
-    // TCP only, not once it has wrapped the socket in TLS. Options as mysql2 sets on its own socket.
-    stream: () => {
-      const socket = connect({
-        host: credentials.host,
-        port: credentials.port,
-        noDelay: true,
-        keepAlive: true,
-        keepAliveInitialDelay: 0,
-      });
-      socketClosed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-      return socket;
-    },
+    stream: socket.stream,
     host: credentials.host,
     port: credentials.port,
     user: credentials.user,
@@ -233,6 +221,7 @@ async function connectOnce(
   connection.on('error', (error: unknown) => {
     logger.warn('database connection error', { errorCode: driverCode(error) });
   });
+  const socketClosed = socket.closed();
   if (socketClosed === undefined) {
     connection.destroy();
     throw new Error('mysql2 connected without asking for a socket');
@@ -259,6 +248,26 @@ async function connectOnce(
     throw error;
   }
   return { connection, db: bounds.db, serverClosed: socketClosed, destroyed: false };
+}
+
+/**
+ * Our own TCP socket for mysql2, so that we see the server close it: mysql2 re-emits that as 'end'
+ * over plain TCP only, not once it has wrapped the socket in TLS. Options as mysql2 sets on its own
+ * socket. `closed` is undefined until mysql2 has asked for the socket.
+ */
+export function ownSocket(
+  host: string,
+  port: number,
+): { stream: () => Socket; closed: () => Promise<void> | undefined } {
+  let closed: Promise<void> | undefined;
+  return {
+    stream: () => {
+      const socket = connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 0 });
+      closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      return socket;
+    },
+    closed: () => closed,
+  };
 }
 
 /** The server flavour, from the version its handshake announced (no extra round trip). */
