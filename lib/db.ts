@@ -352,9 +352,8 @@ function boundsSql(bound: StatementBound): string {
 
 /**
  * What work is given under a deadline: the connection's statement methods, each first re-sending the
- * server-side bounds when they are older than SERVER_BOUND_REFRESH_MS. A class rather than a Proxy:
- * its methods are created once, not per call (the Proxy cost about 0.06 ms of CPU per invocation;
- * docs/benchmarks.md, "Where the p50 goes").
+ * server-side bounds when they are older than SERVER_BOUND_REFRESH_MS. A class, not a Proxy: see
+ * docs/design.md#server-side-statement-bounds.
  */
 class BoundedDb {
   #sentAtMs = 0;
