@@ -1,10 +1,11 @@
 // Where withConnection's time goes compared with raw mysql2: the same sequential primary-key read as
-// five steps from mysql2's defaults up (raw → our connection options → a small prepared-statement
-// cache → our SET SESSION → the real withConnection), interleaved per round, with connect / SET /
-// query / end timed separately.
+// six steps from mysql2's defaults up (raw → our connection options → a small prepared-statement
+// cache → the SET SESSION withConnection sends under a deadline → waiting for the server's close →
+// the real withConnection, under a deadline as bench:connections calls it), interleaved per round,
+// with connect / SET / query / end timed separately.
 
 import { createConnection } from 'mysql2/promise';
-import { PREPARED_STATEMENT_CACHE, withConnection } from '../lib/db.js';
+import { ownSocket, PREPARED_STATEMENT_CACHE, withConnection } from '../lib/db.js';
 import { type Credentials, configFor, PK_READ } from './connections-clients.js';
 
 export type Breakdown = {
@@ -16,7 +17,11 @@ export type Breakdown = {
 
 type Phases = { connect: number[]; setSession: number[]; query: number[]; end: number[] };
 
-export async function measureBreakdown(credentials: Credentials, rounds: number): Promise<Breakdown> {
+export async function measureBreakdown(
+  credentials: Credentials,
+  rounds: number,
+  settleMs: number,
+): Promise<Breakdown> {
   const config = configFor(credentials);
   // The options lib/db.ts connectOnce passes, so steps 2 and 3 isolate their cost from the statement.
   const ourOptions = {
@@ -29,6 +34,15 @@ export async function measureBreakdown(credentials: Credentials, rounds: number)
   };
   const ourOptionsWithCache = { ...ourOptions, maxPreparedStatements: PREPARED_STATEMENT_CACHE };
   const phases: Phases = { connect: [], setSession: [], query: [], end: [] };
+  // What withConnection sends to MariaDB under a deadline (lib/db.ts createServerBounds): 30 s left.
+  const setSql =
+    "SET SESSION wait_timeout = ?, time_zone = '+00:00', innodb_lock_wait_timeout = ?, max_statement_time = ?";
+  const setValues = () => [config.db.sessionWaitTimeoutSeconds, 31, 30.5];
+  // Our own socket, as withConnection gives mysql2, so that the server's close can be awaited.
+  const withOwnSocket = () => {
+    const socket = ownSocket(credentials.host, credentials.port);
+    return { options: { ...ourOptionsWithCache, stream: socket.stream }, closed: socket.closed };
+  };
 
   const steps: Array<{ step: string; run: (record: boolean) => Promise<void>; samples: number[] }> = [
     {
@@ -59,15 +73,13 @@ export async function measureBreakdown(credentials: Credentials, rounds: number)
       },
     },
     {
-      step: '4 + SET SESSION wait_timeout, time_zone',
+      step: '4 + SET SESSION wait_timeout, time_zone, lock wait, statement time',
       samples: [],
       run: async (record) => {
         const t0 = performance.now();
         const connection = await createConnection(ourOptionsWithCache);
         const t1 = performance.now();
-        await connection.query("SET SESSION wait_timeout = ?, time_zone = '+00:00'", [
-          config.db.sessionWaitTimeoutSeconds,
-        ]);
+        await connection.query(setSql, setValues());
         const t2 = performance.now();
         await connection.query(PK_READ, [1]);
         const t3 = performance.now();
@@ -82,10 +94,25 @@ export async function measureBreakdown(credentials: Credentials, rounds: number)
       },
     },
     {
-      step: '5 withConnection',
+      step: "5 + waiting for the server's close",
       samples: [],
       run: async () => {
-        await withConnection(config.db, (db) => db.query(PK_READ, [1]));
+        const socket = withOwnSocket();
+        const connection = await createConnection(socket.options);
+        await connection.query(setSql, setValues());
+        await connection.query(PK_READ, [1]);
+        await connection.end();
+        await socket.closed();
+      },
+    },
+    {
+      step: '6 withConnection (under a deadline)',
+      samples: [],
+      run: async () => {
+        const deadlineMs = Date.now() + 30_000;
+        await withConnection(config.db, (db) => db.query(PK_READ, [1]), {
+          invocation: { getRemainingTimeInMillis: () => deadlineMs - Date.now() },
+        });
       },
     },
   ];
@@ -98,6 +125,7 @@ export async function measureBreakdown(credentials: Credentials, rounds: number)
       const startedMs = performance.now();
       await step.run(record);
       if (record) step.samples.push(performance.now() - startedMs);
+      if (settleMs > 0) await new Promise((resolve) => setTimeout(resolve, settleMs));
     }
   }
   return {

@@ -22,6 +22,12 @@ import { endAllSessions, heldSessions, sleep } from './connections-sessions.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1000);
 const WARMUP_ROUNDS = 100;
+/**
+ * A pause after each sequential invocation, outside its timing: raw mysql2's end() resolves once QUIT
+ * is written and its socket closes 0.1–2 ms later, so without it that teardown would be timed as part
+ * of whichever client runs next (on Lambda it happens after the response). 0 turns it off.
+ */
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 2);
 const BURST_INVOCATIONS = 200;
 const BURST_CONCURRENCY = 50;
 const USER_LIMIT = 10;
@@ -105,6 +111,7 @@ async function sequential(): Promise<Row[]> {
       } catch (error) {
         if (round >= 0) countError(run.errors, error);
       }
+      if (SETTLE_MS > 0) await sleep(SETTLE_MS);
     }
   }
   await sleep(AFTER_MS);
@@ -271,11 +278,13 @@ function printTargets(rows: readonly Row[]): void {
   );
 }
 
+/** Other work on the machine shows in the figures (the burst most): the load before and after. */
+const loadAtStart = loadavg();
+
 async function printMachine(): Promise<void> {
   const [rows] = await admin.query<RowDataPacket[]>('SELECT VERSION() AS version');
-  const load = loadavg()
-    .map((n) => n.toFixed(2))
-    .join(' ');
+  const format = (load: number[]) => load.map((n) => n.toFixed(2)).join(' ');
+  const load = `${format(loadAtStart)} at the start, ${format(loadavg())} at the end`;
   console.log(
     `Machine: ${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ` +
       `server ${String(rows[0]?.version)}, load average ${load}`,
@@ -294,12 +303,17 @@ try {
     ...(await bursts()),
     ...(await Promise.all(CLIENTS.map((client, index) => frozen(client, index)))),
   ];
-  const breakdown = await measureBreakdown(await createUser('bd', ROOMY_LIMIT), Math.min(ROUNDS, 500));
+  const breakdown = await measureBreakdown(
+    await createUser('bd', ROOMY_LIMIT),
+    Math.min(ROUNDS, 500),
+    SETTLE_MS,
+  );
   await printMachine();
   const settings =
     Object.keys(OURS_SETTINGS).length === 0 ? '' : `, BENCH_OURS_ENV=${process.env.BENCH_OURS_ENV}`;
   console.log(
-    `Command: npm run bench:connections (BENCH_ROUNDS=${ROUNDS}, BENCH_BURST_HOLD_MS=${BURST_HOLD_MS}${settings})\n`,
+    `Command: npm run bench:connections (BENCH_ROUNDS=${ROUNDS}, BENCH_BURST_HOLD_MS=${BURST_HOLD_MS}, ` +
+      `BENCH_SETTLE_MS=${SETTLE_MS}${settings})\n`,
   );
   printTable(rows);
   printTargets(rows);

@@ -3,7 +3,7 @@
 // scope, because a frozen or timed-out Lambda environment would hold it, and enough of those lock the
 // app user out with error 1203 (over max_user_connections): the failure this project exists to prevent.
 
-import { connect, isIP } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
 import { type Connection, createConnection, type SslOptions } from 'mysql2/promise';
 import { fullJitterDelayMs } from './backoff.js';
 import type { DbConfig, DbTls } from './config.js';
@@ -217,21 +217,9 @@ async function connectOnce(
   retryUntilMs: number,
   deadlineAtMs: number | undefined,
 ): Promise<Session> {
-  let socketClosed: Promise<void> | undefined;
+  const socket = ownSocket(credentials.host, credentials.port);
   const connection = await createConnection({
-    // Our own TCP socket, so that we see the server close it: mysql2 re-emits that as 'end' over plain
-    // TCP only, not once it has wrapped the socket in TLS. Options as mysql2 sets on its own socket.
-    stream: () => {
-      const socket = connect({
-        host: credentials.host,
-        port: credentials.port,
-        noDelay: true,
-        keepAlive: true,
-        keepAliveInitialDelay: 0,
-      });
-      socketClosed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-      return socket;
-    },
+    stream: socket.stream,
     host: credentials.host,
     port: credentials.port,
     user: credentials.user,
@@ -250,6 +238,7 @@ async function connectOnce(
   connection.on('error', (error: unknown) => {
     logger.warn('database connection error', { errorCode: driverCode(error) });
   });
+  const socketClosed = socket.closed();
   if (socketClosed === undefined) {
     connection.destroy();
     throw new Error('mysql2 connected without asking for a socket');
@@ -276,6 +265,26 @@ async function connectOnce(
     throw error;
   }
   return { connection, db: bounds.db, serverClosed: socketClosed, destroyed: false };
+}
+
+/**
+ * Our own TCP socket for mysql2, so that we see the server close it: mysql2 re-emits that as 'end'
+ * over plain TCP only, not once it has wrapped the socket in TLS. Options as mysql2 sets on its own
+ * socket. `closed` is undefined until mysql2 has asked for the socket.
+ */
+export function ownSocket(
+  host: string,
+  port: number,
+): { stream: () => Socket; closed: () => Promise<void> | undefined } {
+  let closed: Promise<void> | undefined;
+  return {
+    stream: () => {
+      const socket = connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 0 });
+      closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      return socket;
+    },
+    closed: () => closed,
+  };
 }
 
 /** The server flavour, from the version its handshake announced (no extra round trip). */
@@ -321,56 +330,108 @@ type ServerBounds = {
   readonly db: Db;
 };
 
+/** Which variable bounds a statement's run time on this server, besides the row-lock wait. */
+type StatementBound = 'max_statement_time' | 'max_execution_time' | undefined;
+
 function createServerBounds(
   connection: Connection,
   config: DbConfig,
   deadlineAtMs: number | undefined,
 ): ServerBounds {
-  const base = "SET SESSION wait_timeout = ?, time_zone = '+00:00'";
   if (deadlineAtMs === undefined) {
     // Scripts and migrations: no invocation deadline, the server's own limits apply.
-    return { sessionSql: base, sessionValues: () => [config.sessionWaitTimeoutSeconds], db: connection };
+    return {
+      sessionSql: BASE_SESSION_SQL,
+      sessionValues: () => [config.sessionWaitTimeoutSeconds],
+      db: connection,
+    };
   }
   // MariaDB: max_statement_time (seconds, fractional) bounds every statement. MySQL: max_execution_time
   // (ms) bounds read-only SELECTs only. Both: innodb_lock_wait_timeout (whole seconds) bounds row-lock waits.
   const flavour = serverFlavour(handshakeServerVersion(connection));
-  const statementSql =
-    flavour === 'mariadb'
-      ? ', max_statement_time = ?'
-      : flavour === 'mysql'
-        ? ', max_execution_time = ?'
-        : '';
-  const boundsSql = `innodb_lock_wait_timeout = ?${statementSql}`;
-  let sentAtMs = 0;
-  const boundValues = (): unknown[] => {
-    sentAtMs = Date.now();
-    const boundMs = Math.max(1, deadlineAtMs - sentAtMs + SERVER_BOUND_GRACE_MS);
-    const lockWaitSeconds = Math.max(1, Math.ceil(boundMs / 1000));
-    if (flavour === 'mariadb') return [lockWaitSeconds, boundMs / 1000];
-    if (flavour === 'mysql') return [lockWaitSeconds, boundMs];
-    return [lockWaitSeconds];
-  };
-  const refreshIfDue = (): Promise<unknown> | undefined =>
-    Date.now() - sentAtMs <= SERVER_BOUND_REFRESH_MS
-      ? undefined
-      : connection.query(`SET SESSION ${boundsSql}`, boundValues());
-  // Every statement work sends goes through query or execute: refresh the bounds first when due.
-  const db = new Proxy(connection, {
-    get(target, property, receiver) {
-      const value: unknown = Reflect.get(target, property, receiver);
-      if ((property !== 'query' && property !== 'execute') || typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        const refreshing = refreshIfDue();
-        if (refreshing === undefined) return Reflect.apply(value, target, args);
-        return refreshing.then(() => Reflect.apply(value, target, args));
-      };
-    },
-  });
+  const bound: StatementBound =
+    flavour === 'mariadb' ? 'max_statement_time' : flavour === 'mysql' ? 'max_execution_time' : undefined;
+  const bounded = new BoundedDb(connection, deadlineAtMs, bound);
+  // Its query and execute take and return what the connection's do: only their overloads are not spelled out.
+  const db = bounded as unknown as Db;
   return {
-    sessionSql: `${base}, ${boundsSql}`,
-    sessionValues: () => [config.sessionWaitTimeoutSeconds, ...boundValues()],
+    sessionSql: `${BASE_SESSION_SQL}, ${boundsSql(bound)}`,
+    sessionValues: () => [config.sessionWaitTimeoutSeconds, ...bounded.boundValues()],
     db,
   };
+}
+
+const BASE_SESSION_SQL = "SET SESSION wait_timeout = ?, time_zone = '+00:00'";
+
+function boundsSql(bound: StatementBound): string {
+  return bound === undefined ? 'innodb_lock_wait_timeout = ?' : `innodb_lock_wait_timeout = ?, ${bound} = ?`;
+}
+
+/**
+ * What work is given under a deadline: the connection's statement methods, each first re-sending the
+ * server-side bounds when they are older than SERVER_BOUND_REFRESH_MS. A class, not a Proxy: see
+ * docs/design.md#server-side-statement-bounds.
+ */
+class BoundedDb {
+  #sentAtMs = 0;
+  readonly #connection: Connection;
+  readonly #deadlineAtMs: number;
+  readonly #bound: StatementBound;
+  readonly #refreshSql: string;
+
+  constructor(connection: Connection, deadlineAtMs: number, bound: StatementBound) {
+    this.#connection = connection;
+    this.#deadlineAtMs = deadlineAtMs;
+    this.#bound = bound;
+    this.#refreshSql = `SET SESSION ${boundsSql(bound)}`;
+  }
+
+  get threadId(): number | null {
+    return this.#connection.threadId;
+  }
+
+  /** The bounds' values as of now, and when they were sent. */
+  boundValues(): unknown[] {
+    this.#sentAtMs = Date.now();
+    const boundMs = Math.max(1, this.#deadlineAtMs - this.#sentAtMs + SERVER_BOUND_GRACE_MS);
+    const lockWaitSeconds = Math.max(1, Math.ceil(boundMs / 1000));
+    if (this.#bound === 'max_statement_time') return [lockWaitSeconds, boundMs / 1000];
+    if (this.#bound === 'max_execution_time') return [lockWaitSeconds, boundMs];
+    return [lockWaitSeconds];
+  }
+
+  #refreshIfDue(): Promise<unknown> | undefined {
+    return Date.now() - this.#sentAtMs <= SERVER_BOUND_REFRESH_MS
+      ? undefined
+      : this.#connection.query(this.#refreshSql, this.boundValues());
+  }
+
+  // Every statement work sends goes through query or execute: refresh the bounds first when due.
+  query(...args: unknown[]): Promise<unknown> {
+    const connection = this.#connection;
+    const refreshing = this.#refreshIfDue();
+    if (refreshing === undefined) return Reflect.apply(connection.query, connection, args);
+    return refreshing.then(() => Reflect.apply(connection.query, connection, args));
+  }
+
+  execute(...args: unknown[]): Promise<unknown> {
+    const connection = this.#connection;
+    const refreshing = this.#refreshIfDue();
+    if (refreshing === undefined) return Reflect.apply(connection.execute, connection, args);
+    return refreshing.then(() => Reflect.apply(connection.execute, connection, args));
+  }
+
+  beginTransaction(): Promise<void> {
+    return this.#connection.beginTransaction();
+  }
+
+  commit(): Promise<void> {
+    return this.#connection.commit();
+  }
+
+  rollback(): Promise<void> {
+    return this.#connection.rollback();
+  }
 }
 
 /**
