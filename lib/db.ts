@@ -7,6 +7,15 @@ import { type Connection, createConnection, type SslOptions } from 'mysql2/promi
 import { fullJitterDelayMs } from './backoff.js';
 import type { DbConfig, DbTls } from './config.js';
 import {
+  type AuthTokenCache,
+  type CredentialSources,
+  type Credentials,
+  canRefreshCredentials,
+  passwordOptions,
+  resolveCredentials,
+} from './db-auth.js';
+import { asProxyRefusal, connectLimitErrnos, isBehindProxy, statementsFor } from './db-proxy.js';
+import {
   asDatabaseError,
   ConnectionLimitError,
   DeadlineExceededError,
@@ -15,7 +24,7 @@ import {
   isDriverError,
 } from './errors.js';
 import { logger } from './logger.js';
-import { parseDbSecret, type SecretCache, sharedSecretCache } from './secrets.js';
+import type { SecretCache } from './secrets.js';
 
 /** What work may do with the connection: run statements and transactions, never end or share it. */
 export type Db = Pick<Connection, 'query' | 'execute' | 'beginTransaction' | 'commit' | 'rollback'> & {
@@ -32,6 +41,8 @@ export type WithConnectionOptions = {
   /** Bounds connect retries and the work itself; without it the config's retry budget applies. */
   readonly invocation?: InvocationClock | undefined;
   readonly secrets?: SecretCache | undefined;
+  /** IAM auth tokens (DB_AUTH=iam); default: the environment's cache over @aws-sdk/rds-signer. */
+  readonly authTokens?: AuthTokenCache | undefined;
   readonly random?: (() => number) | undefined;
 };
 
@@ -84,11 +95,11 @@ export async function withConnection<T>(
     options,
   );
   try {
-    return await runWithinDeadline(session, work, deadlineAtMs);
+    return await runWithinDeadline(config, session, work, deadlineAtMs);
   } catch (error) {
     // After a fatal error (connection lost, server shutdown) mysql2 has dropped the socket: nothing to end.
     if (isConnectionGone(error)) destroySession(session);
-    throw asDatabaseError(error);
+    throw asProxyRefusal(error, config, retryAfterSeconds(config)) ?? asDatabaseError(error);
   } finally {
     // Half the margin past the deadline: a hung end() must not outlast the invocation, socket and all.
     await closeSession(
@@ -111,53 +122,28 @@ function destroySession(session: Session): void {
   session.connection.destroy();
 }
 
-type Credentials = { user: string; password: string; host: string; port: number; database: string };
-
-async function resolveCredentials(
-  config: DbConfig,
-  secrets: SecretCache,
-  forceRefresh: boolean,
-): Promise<Credentials> {
-  if (config.secretId === undefined) {
-    return {
-      user: config.user ?? '',
-      password: config.password ?? '',
-      host: config.host,
-      port: config.port,
-      database: config.database,
-    };
-  }
-  const secret = parseDbSecret(config.secretId, await secrets.getString(config.secretId, { forceRefresh }));
-  return {
-    user: secret.username,
-    password: secret.password,
-    host: secret.host ?? config.host,
-    port: secret.port ?? config.port,
-    database: secret.dbname ?? config.database,
-  };
-}
-
 async function openSession(
   config: DbConfig,
   retryUntilMs: number,
   options: WithConnectionOptions,
 ): Promise<Session> {
-  const secrets = options.secrets ?? sharedSecretCache(config.secretCacheTtlMs);
+  const sources: CredentialSources = { secrets: options.secrets, authTokens: options.authTokens };
   const random = options.random ?? Math.random;
+  const limitErrnos = connectLimitErrnos(config, CONNECTION_LIMIT_ERRNOS);
   let refreshedSecret = false;
-  let credentials = await resolveCredentials(config, secrets, false);
+  let credentials = await resolveCredentials(config, sources, false);
   for (let attempt = 1; ; attempt++) {
     try {
       return await connectOnce(config, credentials, retryUntilMs);
     } catch (error) {
       const errno = driverErrno(error);
-      if (errno === ACCESS_DENIED_ERRNO && config.secretId !== undefined && !refreshedSecret) {
-        // The password may have been rotated since the secret was cached: refetch once.
+      if (errno === ACCESS_DENIED_ERRNO && canRefreshCredentials(config) && !refreshedSecret) {
+        // The password may have been rotated since the secret was cached, or the token refused: once more.
         refreshedSecret = true;
-        credentials = await resolveCredentials(config, secrets, true);
+        credentials = await resolveCredentials(config, sources, true);
         continue;
       }
-      if (errno !== undefined && CONNECTION_LIMIT_ERRNOS.has(errno)) {
+      if (errno !== undefined && limitErrnos.has(errno)) {
         const delayMs = fullJitterDelayMs(
           attempt,
           config.connectRetryBaseMs,
@@ -165,12 +151,9 @@ async function openSession(
           random,
         );
         if (Date.now() + delayMs >= retryUntilMs) {
-          throw new ConnectionLimitError(
-            errno,
-            attempt,
-            Math.max(1, Math.ceil(config.connectRetryCapMs / 1000)),
-            { cause: asDatabaseError(error) },
-          );
+          throw new ConnectionLimitError(errno, attempt, retryAfterSeconds(config), {
+            cause: asDatabaseError(error),
+          });
         }
         await sleep(delayMs);
         continue;
@@ -203,7 +186,7 @@ async function connectOnce(
     host: credentials.host,
     port: credentials.port,
     user: credentials.user,
-    password: credentials.password,
+    ...passwordOptions(credentials, config.tls),
     // An empty name connects to no database (bootstrap scripts create it).
     ...(credentials.database === '' ? {} : { database: credentials.database }),
     charset: 'UTF8MB4_UNICODE_CI',
@@ -218,14 +201,17 @@ async function connectOnce(
   connection.on('error', (error: unknown) => {
     logger.warn('database connection error', { errorCode: driverCode(error) });
   });
-  try {
-    // The server closes this session by itself if the invocation freezes or dies before `finally`.
-    await connection.query("SET SESSION wait_timeout = ?, time_zone = '+00:00'", [
-      config.sessionWaitTimeoutSeconds,
-    ]);
-  } catch (error) {
-    connection.destroy();
-    throw error;
+  // Behind the proxy its InitQuery has set the session (and IdleClientTimeout plays wait_timeout's part).
+  if (!isBehindProxy(config)) {
+    try {
+      // The server closes this session by itself if the invocation freezes or dies before `finally`.
+      await connection.query("SET SESSION wait_timeout = ?, time_zone = '+00:00'", [
+        config.sessionWaitTimeoutSeconds,
+      ]);
+    } catch (error) {
+      connection.destroy();
+      throw error;
+    }
   }
   if (socketClosed === undefined) {
     connection.destroy();
@@ -265,11 +251,12 @@ function sslOptions(tls: DbTls, host: string): SslOptions {
 }
 
 async function runWithinDeadline<T>(
+  config: DbConfig,
   session: Session,
   work: (db: Db) => Promise<T>,
   deadlineAtMs: number | undefined,
 ): Promise<T> {
-  const running = work(session.connection);
+  const running = work(statementsFor(session.connection, config));
   if (deadlineAtMs === undefined) return running;
   let timer: NodeJS.Timeout | undefined;
   const budgetMs = Math.max(0, deadlineAtMs - Date.now());
@@ -323,6 +310,11 @@ async function withinMs<T>(promise: Promise<T>, limitMs: number, what: string): 
 
 function driverCode(error: unknown): string | undefined {
   return isDriverError(error) ? error.code : error instanceof Error ? error.message : undefined;
+}
+
+/** Retry-After for a refused connection: the retry cap, at least a second. */
+function retryAfterSeconds(config: DbConfig): number {
+  return Math.max(1, Math.ceil(config.connectRetryCapMs / 1000));
 }
 
 function sleep(ms: number): Promise<void> {
