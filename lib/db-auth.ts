@@ -3,6 +3,7 @@
 // a token is never logged and leaves only inside a TLS connection whose certificate was verified.
 
 import { TLSSocket } from 'node:tls';
+import type { SignerConfig } from '@aws-sdk/rds-signer';
 import type { AuthPlugin } from 'mysql2';
 import type { ConnectionOptions } from 'mysql2/promise';
 import { type DbConfig, type DbTls, MAX_IAM_TOKEN_CACHE_MS } from './config.js';
@@ -73,21 +74,25 @@ export function createAuthTokenCache(options: {
 }
 
 /**
- * Signs with @aws-sdk/rds-signer, loaded on first use so that password-mode functions never evaluate it.
- * Errors keep the SDK's as `cause` (it names the missing credentials or region, never a token).
+ * A signer over @aws-sdk/rds-signer, loaded on first use so that password-mode functions never evaluate
+ * it. Credentials: the function role's (the SDK's default chain) unless given. Errors keep the SDK's as
+ * `cause` (it names what is missing, never a token).
  */
-export async function signWithRdsSigner(request: AuthTokenRequest): Promise<string> {
-  try {
-    const { Signer } = await import('@aws-sdk/rds-signer');
-    return await new Signer({
-      hostname: request.host,
-      port: request.port,
-      username: request.user,
-      region: request.region,
-    }).getAuthToken();
-  } catch (error) {
-    throw new AuthTokenError(`Could not sign an IAM auth token for ${request.user}`, { cause: error });
-  }
+export function createRdsSigner(credentials?: SignerConfig['credentials']): SignAuthToken {
+  return async (request) => {
+    try {
+      const { Signer } = await import('@aws-sdk/rds-signer');
+      return await new Signer({
+        hostname: request.host,
+        port: request.port,
+        username: request.user,
+        region: request.region,
+        ...(credentials === undefined ? {} : { credentials }),
+      }).getAuthToken();
+    } catch (error) {
+      throw new AuthTokenError(`Could not sign an IAM auth token for ${request.user}`, { cause: error });
+    }
+  };
 }
 
 const tokenCaches = new Map<number, AuthTokenCache>();
@@ -96,7 +101,7 @@ const tokenCaches = new Map<number, AuthTokenCache>();
 export function sharedAuthTokenCache(ttlMs: number): AuthTokenCache {
   let cache = tokenCaches.get(ttlMs);
   if (cache === undefined) {
-    cache = createAuthTokenCache({ ttlMs, sign: signWithRdsSigner });
+    cache = createAuthTokenCache({ ttlMs, sign: createRdsSigner() });
     tokenCaches.set(ttlMs, cache);
   }
   return cache;
