@@ -80,13 +80,14 @@ export type DriverErrorFields = {
   sql?: string | undefined;
 };
 
-/** True for errors raised by mysql2 (server errors and its own protocol/network errors). */
+/**
+ * True for errors raised by mysql2 (server errors and its own protocol/network errors). A server error
+ * whose errno mysql2 has no name for (RDS Proxy's 9501) comes without a `code`: its errno says enough.
+ */
 export function isDriverError(error: unknown): error is Error & DriverErrorFields {
-  return (
-    error instanceof Error &&
-    typeof (error as DriverErrorFields).code === 'string' &&
-    !(error instanceof AppError)
-  );
+  if (!(error instanceof Error) || error instanceof AppError) return false;
+  const fields = error as DriverErrorFields;
+  return typeof fields.code === 'string' || typeof fields.errno === 'number';
 }
 
 /**
