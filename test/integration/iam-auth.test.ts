@@ -320,6 +320,50 @@ describe('behind RDS Proxy with IAM (DB_PROXY_ENDPOINT)', () => {
     }
   });
 
+  it('counts a refusal during work in the connection metrics, as one refused and given up', async () => {
+    const { tokens } = countingTokens();
+    const proxy = await startFakeRdsEndpoint({
+      tls,
+      authenticate: () => undefined,
+      answer: () => ({ errno: 9501, message: 'Timed-out waiting to acquire database connection' }),
+    });
+    try {
+      const events: string[] = [];
+      const connectionEvents = {
+        refused: (errno: number) => events.push(`refused ${errno}`),
+        gaveUp: () => events.push('gave up'),
+      };
+      const config = iamConfig(1, { DB_PROXY_ENDPOINT: `127.0.0.1:${proxy.port}` });
+      await withConnection(config, (db) => db.query('SELECT 1'), {
+        authTokens: tokens,
+        connectionEvents,
+      }).catch(() => undefined);
+      expect(events).toEqual(['refused 9501', 'gave up']);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('retries a borrow timeout (9501) at login like a connection limit, then answers ConnectionLimitError', async () => {
+    const { tokens } = countingTokens();
+    const proxy = await startFakeRdsEndpoint({
+      tls,
+      authenticate: () => ({ errno: 9501, message: 'Timed-out waiting to acquire database connection' }),
+    });
+    try {
+      const config = iamConfig(1, { DB_PROXY_ENDPOINT: `127.0.0.1:${proxy.port}` });
+      const error = await withConnection(config, (db) => db.query('SELECT 1'), { authTokens: tokens }).catch(
+        (caught: unknown) => caught,
+      );
+      expect(error, String(error)).toBeInstanceOf(ConnectionLimitError);
+      expect(proxy.logins.length).toBeGreaterThan(1);
+      expect(error).toMatchObject({ errno: 9501, attempts: proxy.logins.length });
+      expect(proxy.queries).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   for (const message of [
     'Connections rate limit exceeded (limit: 10)',
     'IAM authentication rate limit exceeded',
