@@ -389,12 +389,9 @@ function loadMonitorBudget(env: Env): MonitorBudget | undefined {
   });
   // Behind RDS Proxy the API's concurrency is left out and the proxy's pool, as the app user, counts.
   let proxyPool = 0;
-  if (readOptional(env, 'BUDGET_PROXY_MAX_CONNECTIONS_PERCENT') !== undefined) {
+  if (readBoolean(env, 'BUDGET_DB_PROXY', false)) {
     if (readOptional(env, 'BUDGET_DB_MAX_CONNECTIONS') === undefined) {
-      throw new ConfigError(
-        'BUDGET_DB_MAX_CONNECTIONS',
-        'is required with BUDGET_PROXY_MAX_CONNECTIONS_PERCENT',
-      );
+      throw new ConfigError('BUDGET_DB_MAX_CONNECTIONS', 'is required with BUDGET_DB_PROXY=true');
     }
     proxyPool = proxyPoolSize(
       readInt(env, 'BUDGET_DB_MAX_CONNECTIONS', 0, 1, 1_000_000),

@@ -192,11 +192,12 @@ describe('serverless package --param dbProxy=true --param dbAuth=iam', () => {
     // The monitor's live budget check counts the proxy's pool instead of the API, as npm run budget does.
     expect(variables(proxied, 'MonitorLambdaFunction')).toMatchObject({
       BUDGET_APP_USER_CONCURRENCY: '1,2',
+      BUDGET_DB_PROXY: 'true',
       BUDGET_PROXY_MAX_CONNECTIONS_PERCENT: '50',
     });
     expect(variables(iamDirect, 'MonitorLambdaFunction')).toMatchObject({
       BUDGET_APP_USER_CONCURRENCY: '10,1,2',
-      BUDGET_PROXY_MAX_CONNECTIONS_PERCENT: '',
+      BUDGET_DB_PROXY: 'false',
     });
   });
 

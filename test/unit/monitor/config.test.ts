@@ -115,6 +115,7 @@ describe('loadConfig: monitor section', () => {
       ...MONITOR,
       BUDGET_DB_MAX_USER_CONNECTIONS: '60',
       BUDGET_APP_USER_CONCURRENCY: '1,2',
+      BUDGET_DB_PROXY: 'true',
       BUDGET_PROXY_MAX_CONNECTIONS_PERCENT: '50',
       BUDGET_DB_MAX_CONNECTIONS: '91',
     });
@@ -128,10 +129,22 @@ describe('loadConfig: monitor section', () => {
       loadConfig({
         ...MONITOR,
         BUDGET_DB_MAX_USER_CONNECTIONS: '60',
+        BUDGET_DB_PROXY: 'true',
         BUDGET_PROXY_MAX_CONNECTIONS_PERCENT: '50',
         BUDGET_DB_MAX_CONNECTIONS: '',
       }),
     ).toThrow(/^BUDGET_DB_MAX_CONNECTIONS: is required/);
+    // Without the proxy the percentage (always passed by serverless.yml) changes nothing.
+    expect(
+      loadConfig({
+        ...MONITOR,
+        BUDGET_DB_MAX_USER_CONNECTIONS: '30',
+        BUDGET_APP_USER_CONCURRENCY: '10,1,2',
+        BUDGET_DB_PROXY: 'false',
+        BUDGET_PROXY_MAX_CONNECTIONS_PERCENT: '50',
+        BUDGET_DB_MAX_CONNECTIONS: '',
+      }).monitor?.budget,
+    ).toEqual({ assumedMaxUserConnections: 30, appUserConnections: 13, headroom: 2 });
   });
 
   it('names BUDGET_APP_USER_CONCURRENCY when an entry is not a number', () => {
