@@ -6,7 +6,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createApiHandler } from '../../functions/api.js';
+import { hashToken } from '../../lib/auth.js';
 import { type DbConfig, loadConfig } from '../../lib/config.js';
 import { withConnection } from '../../lib/db.js';
 import {
@@ -18,9 +20,12 @@ import {
 } from '../../lib/db-auth.js';
 import { ConnectionLimitError, DatabaseError } from '../../lib/errors.js';
 import { type FakeRdsEndpoint, type Login, startFakeRdsEndpoint } from '../helpers/fake-rds-endpoint.js';
+import { httpEvent } from '../helpers/http-events.js';
+import { fakeContext } from '../helpers/lambda.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/test-certificates.js';
 
 const IAM_USER = 'eclectyc_api';
+const API_TOKEN = 'a'.repeat(64);
 const REGION = 'eu-west-2';
 // Static, made-up credentials: signing is local (SigV4 presign), nothing is sent to AWS.
 const TEST_CREDENTIALS = {
@@ -44,7 +49,11 @@ afterAll(async () => {
 
 /** The app's config for IAM auth against the endpoint, as the Lambda environment would give it. */
 function iamConfig(port: number, overrides: Record<string, string> = {}): DbConfig {
-  return loadConfig({
+  return loadConfig({ ...iamEnvironment(port), ...overrides }).db;
+}
+
+function iamEnvironment(port: number): Record<string, string> {
+  return {
     DB_NAME: 'eclectyc',
     DB_HOST: '127.0.0.1',
     DB_PORT: String(port),
@@ -54,8 +63,7 @@ function iamConfig(port: number, overrides: Record<string, string> = {}): DbConf
     DB_TLS: 'verify',
     DB_TLS_CA_FILE: certs.caFile,
     DB_CONNECT_RETRY_BUDGET_MS: '300',
-    ...overrides,
-  }).db;
+  };
 }
 
 /** A token cache over the real signer, counting signatures. */
@@ -201,6 +209,66 @@ describe('IAM database authentication (DB_AUTH=iam)', () => {
       expect(JSON.stringify(error, Object.getOwnPropertyNames(error))).not.toContain('X-Amz-');
     } finally {
       await refusing.close();
+    }
+  });
+});
+
+describe('the token never reaches a log or a response', () => {
+  it("through the API handler with the environment's own signer and cache, refused and then served", async () => {
+    // The role's credentials as the Lambda runtime sets them; the handler signs with them (no injection).
+    vi.stubEnv('AWS_ACCESS_KEY_ID', TEST_CREDENTIALS.accessKeyId);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', TEST_CREDENTIALS.secretAccessKey);
+    vi.stubEnv('AWS_SESSION_TOKEN', 'session-token-for-signing-only');
+    let refuse = true;
+    const endpoint = await startFakeRdsEndpoint({
+      tls,
+      authenticate: () =>
+        refuse ? { errno: 1045, sqlState: '28000', message: 'PAM authentication failed' } : undefined,
+    });
+    const written: string[] = [];
+    const capture = (chunk: unknown) => {
+      written.push(String(chunk));
+      return true;
+    };
+    // The logger writes to stdout itself; console.* goes through the test runner, so it is caught too.
+    const spies = [
+      vi.spyOn(process.stdout, 'write').mockImplementation(capture),
+      vi.spyOn(process.stderr, 'write').mockImplementation(capture),
+      ...(['log', 'info', 'warn', 'error', 'debug'] as const).map((level) =>
+        vi.spyOn(console, level).mockImplementation((...args: unknown[]) => capture(args.join(' '))),
+      ),
+    ];
+    try {
+      const handler = createApiHandler(
+        loadConfig({ ...iamEnvironment(endpoint.port), API_TOKEN_HASHES: hashToken(API_TOKEN) }),
+      );
+      // An authenticated route: its database failure goes through the error logging.
+      const refused = await handler(
+        httpEvent('GET', '/api/import/jobs', { headers: { authorization: `Bearer ${API_TOKEN}` } }),
+        fakeContext(5000),
+      );
+      refuse = false;
+      const served = await handler(httpEvent('GET', '/api/health'), fakeContext(5000));
+      for (const spy of spies) spy.mockRestore();
+      expect(refused.statusCode).toBeGreaterThanOrEqual(500);
+      expect(served.statusCode).toBeLessThan(500);
+      // Tokens were signed and sent (two refused, then one accepted), and the failure was logged.
+      expect(endpoint.logins.map((login) => login.clearPassword?.startsWith('127.0.0.1:'))).toEqual([
+        true,
+        true,
+        true,
+      ]);
+      const logs = written.join('');
+      expect(logs).toContain('1045');
+      for (const text of [logs, JSON.stringify(refused), JSON.stringify(served)]) {
+        expect(text).not.toContain('X-Amz-');
+        expect(text).not.toContain(TEST_CREDENTIALS.secretAccessKey);
+        expect(text).not.toContain('session-token-for-signing-only');
+      }
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+      vi.unstubAllEnvs();
+      await endpoint.close();
     }
   });
 });
