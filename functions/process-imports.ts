@@ -6,6 +6,7 @@ import { withConnection } from '../lib/db.js';
 import { type JobOutcome, processImports } from '../lib/imports/processor.js';
 import { purgeFinishedJobs } from '../lib/imports/processor-repository.js';
 import { logger } from '../lib/logger.js';
+import { createS3Client, type S3Credentials } from '../lib/storage/s3-client.js';
 import { expireAbandonedUploads } from '../lib/storage/upload-repository.js';
 
 /** The daily schedule sends `{"task": "purge"}`; the per-minute one sends nothing in particular. */
@@ -17,7 +18,11 @@ export type ProcessImportsResult =
 
 const PURGE_BATCH = 500;
 
-export function createProcessImportsHandler(config: Config) {
+/** `s3Credentials`: tests against a local S3 pass them; in AWS the function's role provides them. */
+export function createProcessImportsHandler(
+  config: Config,
+  deps: { readonly s3Credentials?: S3Credentials } = {},
+) {
   // Metrics buffer numbers in memory and write them to stdout: no socket, so one per handler is fine.
   const metrics = createFunctionMetrics(config.stage, 'processImports');
   return async (event: ProcessImportsEvent, context: Context): Promise<ProcessImportsResult> => {
@@ -68,6 +73,7 @@ export function createProcessImportsHandler(config: Config) {
           batchSize: config.imports.batchSize,
           stopMarginMs: config.imports.stopMarginMs,
           writeMode: config.imports.writeMode,
+          createS3Client: () => createS3Client(config.storage, { credentials: deps.s3Credentials }),
         }),
       options,
     );

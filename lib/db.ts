@@ -151,11 +151,23 @@ async function openSession(
   const limitErrnos = connectLimitErrnos(config, CONNECTION_LIMIT_ERRNOS);
   let refreshedSecret = false;
   let credentials = await resolveCredentials(config, sources, false);
+  /** The last connection-limit refusal: what a connect cut short by the time left is blamed on. */
+  let lastRefusal: { errno: number; error: unknown } | undefined;
   for (let attempt = 1; ; attempt++) {
+    // Past the first refusal an attempt's connectTimeout may be cut to the time left (connectOnce).
+    const cutShort = retryUntilMs - Date.now() < config.connectTimeoutMs;
     try {
       return await connectOnce(config, credentials, retryUntilMs, deadlineAtMs);
     } catch (error) {
       const errno = driverErrno(error);
+      if (lastRefusal !== undefined && cutShort && driverCode(error) === 'ETIMEDOUT') {
+        // Retrying a refused connect used up the time, and the last try ran out of it mid-handshake
+        // (a server near its limit is slow to answer): the limit is the cause, so say so (503).
+        options.connectionEvents?.gaveUp();
+        throw new ConnectionLimitError(lastRefusal.errno, attempt, retryAfterSeconds(config), {
+          cause: asDatabaseError(lastRefusal.error),
+        });
+      }
       if (errno === ACCESS_DENIED_ERRNO && canRefreshCredentials(config) && !refreshedSecret) {
         // The password may have been rotated since the secret was cached, or the token refused: once more.
         refreshedSecret = true;
@@ -164,6 +176,7 @@ async function openSession(
       }
       if (errno !== undefined && limitErrnos.has(errno)) {
         options.connectionEvents?.refused(errno);
+        lastRefusal = { errno, error };
         const delayMs = fullJitterDelayMs(
           attempt,
           config.connectRetryBaseMs,

@@ -67,7 +67,7 @@ function remedy(failed: BudgetCheck, proxied: boolean): string {
   const advice =
     failed.scope === 'app user'
       ? "Lower the app-user functions' reservedConcurrency (params apiReservedConcurrency, " +
-        "processImportsReservedConcurrency), or raise the app user's limit (ALTER USER … WITH " +
+        "processImportsReservedConcurrency, s3UploadArrivedReservedConcurrency), or raise the app user's limit (ALTER USER … WITH " +
         'MAX_USER_CONNECTIONS n) and the stage param dbMaxUserConnections with it.'
       : "Lower the functions' reservedConcurrency, or raise the server's max_connections (on RDS: the " +
         'parameter group) and the stage param dbMaxConnections with it.';

@@ -5,6 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import S3rver from 's3rver';
+import { localStateDir } from './local-db.js';
 
 /**
  * s3rver checks signatures against these fixed credentials. Not frozen: the SDK marks the credentials
@@ -102,17 +103,22 @@ export async function invokeArrivalFunction(lambdaPort: number, notification: S3
 
 /**
  * `npm start`'s hook, one line in scripts/start.ts: `Object.assign(env, await startLocalS3Stack(env));`.
- * Starts s3rver with the bucket on LOCAL_S3_PORT (4569), forwards its events to the offline Lambda
+ * Starts s3rver with the bucket on LOCAL_S3_PORT (4569), its objects under the state dir's s3/, forwards its events to the offline Lambda
  * port, and returns the variables that point the functions at it.
  */
 export async function startLocalS3Stack(
   env: Readonly<Record<string, string | undefined>>,
 ): Promise<Record<string, string>> {
   const lambdaPort = Number(env.LAMBDA_PORT ?? DEFAULT_LAMBDA_PORT);
+  const port = Number(env.LOCAL_S3_PORT ?? DEFAULT_LOCAL_S3_PORT);
   const s3 = await startLocalS3({
-    port: Number(env.LOCAL_S3_PORT ?? DEFAULT_LOCAL_S3_PORT),
-    directory: env.LOCAL_S3_DIRECTORY ?? join('.local', 's3'),
+    port,
+    directory: env.LOCAL_S3_DIRECTORY ?? join(localStateDir(env), 's3'),
     onObjectCreated: (notification) => invokeArrivalFunction(lambdaPort, notification),
+  }).catch((error: unknown) => {
+    throw new Error(
+      `Cannot start the local S3 endpoint on port ${port} (${String(error)}): set LOCAL_S3_PORT to a free port.`,
+    );
   });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void s3.close());
   console.log(

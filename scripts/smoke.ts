@@ -1,5 +1,5 @@
 // `npm run smoke`: the README's five-minute tour as a script, against the stack `npm start` runs. Uploads every
-// example file, runs the processor and the monitor through serverless-offline's Lambda endpoint,
+// example file (one of them straight to the local S3 bucket through POST /api/import/uploads), runs the processor and the monitor through serverless-offline's Lambda endpoint,
 // and checks jobs, readings and sites in the database. Any difference fails loudly (exit 1).
 
 import { readFile } from 'node:fs/promises';
@@ -7,6 +7,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { withConnection } from '../lib/db.js';
 import { localAdminConfig, localPorts, readCredentials, resolveLocalDatabase } from './local-db.js';
 import { invokeLocalFunction, type LocalFunction } from './local-lambda.js';
+import { uploadDirectly } from './smoke-direct-upload.js';
 
 const { env } = await resolveLocalDatabase(process.env, { startPrivate: false });
 const apiBase = env.SMOKE_API_URL ?? `http://localhost:${localPorts(env).http}`;
@@ -20,11 +21,13 @@ type Case = {
   format: string;
   /** Readings stored under the job's batch id (0 for sites and dry runs). */
   readings: number;
+  /** Uploaded straight to the (local) S3 bucket through POST /api/import/uploads, not in the body. */
+  direct?: boolean;
 };
 
 const CASES: readonly Case[] = [
   { file: 'examples/hh-interval.csv', type: 'hh', rows: 96, format: 'hh-interval', readings: 96 },
-  { file: 'examples/hh-matrix.csv', type: 'hh', rows: 6, format: 'hh-matrix', readings: 288 },
+  { file: 'examples/hh-matrix.csv', type: 'hh', rows: 6, format: 'hh-matrix', readings: 288, direct: true },
   { file: 'examples/daily.csv', type: 'daily', rows: 21, format: 'daily', readings: 21 },
   { file: 'examples/sites.csv', type: 'sites', rows: 3, format: 'sites', readings: 0 },
   {
@@ -84,6 +87,17 @@ check(
 const queued: Array<{ testCase: Case; batchId: string }> = [];
 for (const testCase of CASES) {
   const query = `type=${testCase.type}${testCase.dryRun ? '&dry_run=1' : ''}&filename=${encodeURIComponent(testCase.file.slice(9))}`;
+  if (testCase.direct) {
+    try {
+      queued.push({ testCase, batchId: await uploadDirectly(api, await readFile(testCase.file), query) });
+    } catch (error) {
+      check(
+        false,
+        `direct upload of ${testCase.file}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    continue;
+  }
   const upload = await api('POST', `/api/import/jobs?${query}`, {
     body: await readFile(testCase.file),
     headers: { 'content-type': 'text/csv' },
@@ -109,7 +123,7 @@ for (let run = 0; run < 5; run++) {
 
 await withConnection(adminConfig.db, async (db) => {
   for (const { testCase, batchId } of queued) {
-    const label = `${testCase.file}${testCase.dryRun ? ' (dry run)' : ''}`;
+    const label = `${testCase.file}${testCase.dryRun ? ' (dry run)' : ''}${testCase.direct ? ' (through S3)' : ''}`;
     const { status, body: job } = await api('GET', `/api/import/jobs/${batchId}`);
     const summary = (job.summary ?? {}) as { meta?: { format?: string } };
     check(status === 200, `GET job of ${label}: ${status}`);

@@ -20,6 +20,7 @@ import {
   resolveLocalDatabase,
   sha256Hex,
 } from './local-db.js';
+import { startLocalS3Stack } from './local-s3.js';
 import { freePort } from './mariadb-server.js';
 
 const database = await resolveLocalDatabase(process.env, { startPrivate: true });
@@ -39,6 +40,10 @@ try {
 const ports = localPorts(env);
 const base = `http://localhost:${ports.http}`;
 console.log(`Database ${adminConfig.db.database} on ${database.where} is ready; starting the API…`);
+
+// The local S3 bucket for direct uploads; its object-created events go to the arrival function
+// through the offline Lambda port, as SQS delivers them in AWS.
+Object.assign(env, await startLocalS3Stack(env));
 
 // The front door listens on HTTP_PORT; serverless-offline on a private port behind it.
 const offlinePort = await freePort();
@@ -114,6 +119,7 @@ for (let attempt = 0; attempt < 240 && child.exitCode === null; attempt++) {
     Schedules   processImports every minute, monitor every 5 minutes; run them now: npm run process, npm run monitor
     Upload a sample file:
       curl -sS -X POST '${base}/api/import/jobs?type=daily' -H 'Authorization: Bearer ${credentials.apiToken}' -H 'Content-Type: text/csv' --data-binary @examples/daily.csv
+    Large files go straight to the local S3 bucket (${env.IMPORT_S3_ENDPOINT}): see docs/api.md#direct-uploads-to-s3-post-apiimportuploads
     Then: npm run smoke   (uploads every example, runs the processor and the monitor, checks the results)
     The tour: README.md#five-minute-tour
 `);

@@ -6,7 +6,7 @@ import type { Db } from '../db.js';
 import { withTransaction } from '../db-transaction.js';
 import type { ImportProgress, ImportTally, RowCounts } from './import-progress.js';
 import type { Reading } from './layouts/layout.js';
-import { type ClaimedJob, releaseJob, saveCheckpoint } from './processor-repository.js';
+import { type Checkpoint, type ClaimedJob, releaseJob, saveCheckpoint } from './processor-repository.js';
 import {
   createMeters,
   ensureAutoImportSite,
@@ -72,11 +72,11 @@ export class BatchWriter {
   }
 
   /**
-   * Waits for the previous batch, then starts writing the collected rows with a checkpoint at
-   * `checkpointRow` (the row counts are taken now, before the caller maps more). 'out-of-time': the
-   * job was released for the next run instead.
+   * Waits for the previous batch, then starts writing the collected rows with `checkpoint` (the row
+   * counts are taken now, before the caller maps more). 'out-of-time': the job was released for the
+   * next run instead.
    */
-  async flush(checkpointRow: number): Promise<WriteResult | 'out-of-time'> {
+  async flush(checkpoint: Checkpoint): Promise<WriteResult | 'out-of-time'> {
     const previous = await this.pending;
     if (previous !== 'ok') return previous;
     if (this.options.remainingMs() < this.options.stopMarginMs + 2 * this.slowestWriteMs) {
@@ -89,8 +89,8 @@ export class BatchWriter {
     this.sites = [];
     const rows = this.progress.rowsSoFar();
     const write = this.job.dryRun
-      ? this.checkpointDryRun(readings, checkpointRow, rows)
-      : this.write(readings, sites, checkpointRow, rows);
+      ? this.checkpointDryRun(readings, checkpoint, rows)
+      : this.write(readings, sites, checkpoint, rows);
     // Marked handled now; the error still reaches whoever awaits `pending` next.
     write.catch(() => undefined);
     this.pending = write;
@@ -109,7 +109,7 @@ export class BatchWriter {
 
   private async checkpointDryRun(
     readings: readonly Reading[],
-    checkpointRow: number,
+    checkpoint: Checkpoint,
     rows: RowCounts,
   ): Promise<WriteResult> {
     const startedMs = performance.now();
@@ -126,7 +126,7 @@ export class BatchWriter {
       sitesCreated: 0,
       metersToCreate: [...this.metersToCreate],
     };
-    const held = await this.saveCheckpoint(checkpointRow, state);
+    const held = await this.saveCheckpoint(checkpoint, state);
     if (held) this.committed(state, startedMs);
     return held ? 'ok' : 'lost';
   }
@@ -134,7 +134,7 @@ export class BatchWriter {
   private async write(
     readings: readonly Reading[],
     sites: readonly SiteRow[],
-    checkpointRow: number,
+    checkpoint: Checkpoint,
     rows: RowCounts,
   ): Promise<WriteResult> {
     const startedMs = performance.now();
@@ -162,7 +162,7 @@ export class BatchWriter {
             sitesCreated: before.sitesCreated + (await upsertSites(this.db, sites)),
             metersToCreate: [],
           };
-          return this.saveCheckpoint(checkpointRow, state);
+          return this.saveCheckpoint(checkpoint, state);
         },
         (held) => held,
       );
@@ -194,12 +194,12 @@ export class BatchWriter {
     );
   }
 
-  private saveCheckpoint(checkpointRow: number, state: ImportTally): Promise<boolean> {
+  private saveCheckpoint(checkpoint: Checkpoint, state: ImportTally): Promise<boolean> {
     return saveCheckpoint(
       this.db,
       this.job,
       this.options.leaseOwner,
-      checkpointRow,
+      checkpoint,
       state,
       leaseSecondsFor(this.options.remainingMs()),
     );

@@ -119,6 +119,16 @@ function countLineBreaks(text: string, start: number, end: number): number {
 }
 
 /**
+ * The line just after `record`: where a read resumed at its endOffset starts counting. Only a quoted
+ * field can hold a line break, and its text keeps them, so they are counted the parser's way.
+ */
+export function lineAfter(record: CsvRecord): number {
+  let line = record.lineNumber + 1;
+  for (const field of record.fields) line += countLineBreaks(field, 0, field.length);
+  return line;
+}
+
+/**
  * The shared core: fed text in arbitrary pieces, emits every record that is complete and keeps the
  * unfinished remainder. A record ends only at a line break outside quotes (or at the end of input), so
  * a piece without any line break cannot complete one and is appended without re-scanning.

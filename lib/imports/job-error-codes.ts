@@ -3,14 +3,18 @@
 // Health and the monitor's failure rate count system failures only (lib/health/import-queue.ts).
 
 export const JOB_ERROR_CODES = {
-  /** The file's content: a header that cannot serve the type, bad encoding, or no importable row. */
+  /** The file's content: a header that cannot serve the type, bad encoding or gzip, or no importable row. */
   FORMAT_ERROR: 'FORMAT_ERROR',
+  /** The uploaded object is gone, or was replaced after the job was queued: upload it again. Not retried. */
+  UPLOAD_UNAVAILABLE: 'UPLOAD_UNAVAILABLE',
   /** The caller's metadata.default_site_id names no site. */
   SITE_NOT_FOUND: 'SITE_NOT_FOUND',
   /** Transient errors, or runs that died holding the job, outlasted max_retries. */
   RETRIES_EXHAUSTED: 'RETRIES_EXHAUSTED',
   /** A statement failed on the server (refused grant, missing table, lock wait …); retried. */
   DATABASE_ERROR: 'DATABASE_ERROR',
+  /** Reading the upload from S3 failed (reset, timeout, 5xx); retried from the checkpoint. */
+  STORAGE_ERROR: 'STORAGE_ERROR',
   /** Anything else the processor did not expect; retried. */
   INTERNAL_ERROR: 'INTERNAL_ERROR',
 } as const;

@@ -9,6 +9,13 @@ import { emptyTally, type ImportTally } from './import-progress.js';
 import { decodeJsonColumn, type ImportSummary, type ImportType } from './job.js';
 import type { JobFailure } from './job-error-codes.js';
 
+/**
+ * Where a job's committed work ends in its file: the last committed data row, the byte offset just
+ * after that record (a resumed run reads on from there), and the line number the next one starts on.
+ * See docs/design.md#resuming-a-streamed-upload.
+ */
+export type Checkpoint = { readonly row: number; readonly byteOffset: number; readonly line: number };
+
 export type ClaimedJob = {
   readonly id: number;
   readonly batchId: string;
@@ -18,6 +25,11 @@ export type ClaimedJob = {
   readonly retryCount: number;
   readonly maxRetries: number;
   readonly checkpointRow: number;
+  /**
+   * Set when the checkpoint also holds a byte offset (every checkpoint written since offsets exist);
+   * null: read from the start and skip `checkpointRow` rows.
+   */
+  readonly resumeAt: Checkpoint | null;
   readonly tally: ImportTally | null;
   readonly defaultSiteId: number | null;
   /** The upload's `format` and `meter` parameters (metadata), for the layout registry. */
@@ -43,7 +55,7 @@ export async function claimNextJob(
     withTransaction(db, async () => {
       const [rows] = await db.query<RowDataPacket[]>(
         `SELECT id, batch_id, import_type, dry_run, total_rows, retry_count, max_retries, checkpoint_row,
-              checkpoint_state, metadata, status
+              checkpoint_byte_offset, checkpoint_state, metadata, status
          FROM import_jobs
         WHERE (status = 'queued' AND (retry_at IS NULL OR retry_at <= NOW(3)))
            OR (status = 'processing' AND lease_expires_at < NOW(3))
@@ -70,6 +82,7 @@ export async function claimNextJob(
   const fields: Record<string, unknown> =
     typeof metadata === 'object' && metadata !== null ? (metadata as Record<string, unknown>) : {};
   const defaultSiteId = 'default_site_id' in fields ? Number(fields.default_site_id) : Number.NaN;
+  const state = decodeJsonColumn(row.checkpoint_state);
   return {
     id: Number(row.id),
     batchId: String(row.batch_id),
@@ -79,7 +92,8 @@ export async function claimNextJob(
     retryCount: Number(row.retry_count) + (recovered ? 1 : 0),
     maxRetries: Number(row.max_retries),
     checkpointRow: Number(row.checkpoint_row),
-    tally: parseTally(decodeJsonColumn(row.checkpoint_state)),
+    resumeAt: parseResumePoint(Number(row.checkpoint_row), Number(row.checkpoint_byte_offset), state),
+    tally: parseTally(state),
     defaultSiteId: Number.isSafeInteger(defaultSiteId) && defaultSiteId > 0 ? defaultSiteId : null,
     format: typeof fields.format === 'string' ? fields.format : undefined,
     meterCode: typeof fields.meter === 'string' ? fields.meter : undefined,
@@ -87,31 +101,44 @@ export async function claimNextJob(
   };
 }
 
+// The checkpoint's line number rides in checkpoint_state beside the tally (no column of its own).
+const NEXT_LINE_KEY = 'nextLine';
+
 function parseTally(value: unknown): ImportTally | null {
   if (typeof value !== 'object' || value === null) return null;
-  return { ...emptyTally(), ...(value as Partial<ImportTally>) };
+  const { [NEXT_LINE_KEY]: _line, ...tally } = value as Partial<ImportTally> & { [NEXT_LINE_KEY]?: unknown };
+  return { ...emptyTally(), ...tally };
+}
+
+function parseResumePoint(row: number, byteOffset: number, state: unknown): Checkpoint | null {
+  if (row <= 0 || !Number.isSafeInteger(byteOffset) || byteOffset <= 0) return null;
+  const line = typeof state === 'object' && state !== null ? Number(Reflect.get(state, NEXT_LINE_KEY)) : 0;
+  return Number.isSafeInteger(line) && line > 1 ? { row, byteOffset, line } : null;
 }
 
 /**
- * Records that every data row up to `checkpointRow` is committed, inside the caller's transaction, and
- * extends the lease. False when the job was cancelled or taken over: the caller must roll back.
+ * Records that every data row up to the checkpoint is committed, inside the caller's transaction (so
+ * its byte offset is never ahead of the rows it stands for), and extends the lease. False when the job
+ * was cancelled or taken over: the caller must roll back.
  */
 export async function saveCheckpoint(
   db: Db,
   job: ClaimedJob,
   leaseOwner: string,
-  checkpointRow: number,
+  checkpoint: Checkpoint,
   tally: ImportTally,
   leaseSeconds: number,
 ): Promise<boolean> {
   const [result] = await db.query<ResultSetHeader>(
     `UPDATE import_jobs
-        SET checkpoint_row = ?, checkpoint_state = ?, processed_rows = ?, imported_rows = ?, failed_rows = ?,
+        SET checkpoint_row = ?, checkpoint_byte_offset = ?, checkpoint_state = ?,
+            processed_rows = ?, imported_rows = ?, failed_rows = ?,
             lease_expires_at = NOW(3) + INTERVAL ? SECOND
       WHERE id = ? AND status = 'processing' AND lease_owner = ?`,
     [
-      checkpointRow,
-      JSON.stringify(tally),
+      checkpoint.row,
+      checkpoint.byteOffset,
+      JSON.stringify({ ...tally, [NEXT_LINE_KEY]: checkpoint.line }),
       tally.processed,
       tally.imported,
       tally.failed,
@@ -225,11 +252,14 @@ export async function requeueJob(
   return result.affectedRows === 1;
 }
 
-/** Deletes up to `limit` jobs finished more than `retentionDays` ago (their file chunks cascade). */
+/**
+ * Deletes up to `limit` jobs finished (or expired awaiting their upload) more than `retentionDays` ago;
+ * their file chunks cascade. S3 objects are left to the bucket's lifecycle rule.
+ */
 export async function purgeFinishedJobs(db: Db, retentionDays: number, limit: number): Promise<number> {
   const [result] = await db.query<ResultSetHeader>(
     `DELETE FROM import_jobs
-      WHERE status IN ('completed', 'failed', 'cancelled') AND completed_at < NOW(3) - INTERVAL ? DAY
+      WHERE status IN ('completed', 'failed', 'cancelled', 'expired') AND completed_at < NOW(3) - INTERVAL ? DAY
       ORDER BY completed_at
       LIMIT ?`,
     [retentionDays, limit],

@@ -1,21 +1,27 @@
 // The import processor's domain: claim due jobs one after another on the connection it is given, and
-// take each through three stages: set-up (header → layout and mapper), the row loop (records → batches
-// that commit with the job's checkpoint), and finish. A run that stops or dies resumes from the last
-// checkpoint without duplicating or losing a reading.
+// take each through three stages: set-up (open the file wherever it lives; header → layout and mapper),
+// the row loop (records → batches that commit with the job's checkpoint), and finish. A run that stops
+// or dies resumes from the last checkpoint's byte offset without duplicating or losing a reading.
 
+import type { S3Client } from '@aws-sdk/client-s3';
 import { jobRetryDelaySeconds } from '../backoff.js';
 import type { Db } from '../db.js';
 import { DatabaseError, isConnectionGone, isDriverError, toDatabaseError } from '../errors.js';
 import { logger } from '../logger.js';
+import type { JobFileLocation } from '../storage/job-file.js';
+import { StorageReadError } from '../storage/storage-read-error.js';
+import { StoredFileError } from '../storage/stored-file-error.js';
+import { findJobFileLocation } from '../storage/upload-repository.js';
 import { BatchWriter, type BatchWriterOptions, leaseSecondsFor, type WriteResult } from './batch-writer.js';
-import { type CsvRecord, readCsvRecordBatches } from './csv-reader.js';
-import { type PreparedFile, setUpFile } from './file-setup.js';
-import { openStoredFile } from './file-store.js';
+import { type CsvRecord, lineAfter } from './csv-reader.js';
+import type { PreparedFile } from './file-setup.js';
 import { isFileFormatError } from './formats.js';
 import { ImportProgress, type ImportTally } from './import-progress.js';
 import type { ImportSummary } from './job.js';
 import { JOB_ERROR_CODES, type JobErrorCode, type JobFailure } from './job-error-codes.js';
+import { type JobRecords, openJobRecords, type ResumeReport } from './job-records.js';
 import {
+  type Checkpoint,
   type ClaimedJob,
   claimNextJob,
   failJobPermanently,
@@ -29,6 +35,11 @@ import type { WriteMode } from './write-mode.js';
 export type ProcessorOptions = BatchWriterOptions & {
   /** How readings are written (see write-mode.ts). */
   readonly writeMode: WriteMode;
+  /**
+   * Makes the S3 client for a job whose file is in S3; called at most once per such job, and the
+   * client is destroyed when the job is done with. Unset: S3 jobs fail as an internal error.
+   */
+  readonly createS3Client?: () => S3Client;
 };
 
 /**
@@ -44,6 +55,8 @@ export type JobOutcome = {
   /** Why the job failed or was re-queued, as stored on the job (safe to show; no driver text). */
   readonly errorCode?: JobErrorCode;
   readonly detail?: string;
+  /** Set when this run continued from the checkpoint's byte offset: how, and how long it took. */
+  readonly resumed?: ResumeReport;
 };
 
 /** Processes due jobs until none is left or time runs short; returns what happened to each. */
@@ -67,6 +80,7 @@ function jobOutcome(
   kind: JobOutcome['outcome'],
   tally: Readonly<ImportTally>,
   failure: JobFailure | undefined,
+  resumed?: ResumeReport,
 ): JobOutcome {
   return {
     batchId: job.batchId,
@@ -75,6 +89,7 @@ function jobOutcome(
     importedRows: tally.imported,
     failedRows: tally.failed,
     ...(failure === undefined ? {} : { errorCode: failure.code, detail: failure.message }),
+    ...(resumed === undefined ? {} : { resumed }),
   };
 }
 
@@ -99,11 +114,8 @@ async function processJob(
     return await importJobFile(db, job, options, bulkLoad, progress);
   } catch (error) {
     if (isConnectionGone(error)) throw error;
-    if (isFileFormatError(error)) {
-      // The reader's and the header rules' messages describe the file only: shown as they are.
-      const failure = { code: JOB_ERROR_CODES.FORMAT_ERROR, message: error.message.slice(0, 1000) };
-      return outcome(await failNow(db, job, options, failure), failure);
-    }
+    const fileFailure = failureOfFile(error);
+    if (fileFailure !== null) return outcome(await failNow(db, job, options, fileFailure), fileFailure);
     const cause = unexpectedFailure(error);
     // The detail (driver message, errno, stack) is for operators only; the job row gets the code.
     logger.error('import job stopped by an error', {
@@ -125,8 +137,26 @@ async function processJob(
   }
 }
 
+/**
+ * The file's own fault, which no retry can fix: its content (format), or its upload gone or replaced.
+ * The reader's, the header rules' and storage's messages describe the file only: shown as they are.
+ */
+function failureOfFile(error: unknown): JobFailure | null {
+  if (isFileFormatError(error)) {
+    return { code: JOB_ERROR_CODES.FORMAT_ERROR, message: error.message.slice(0, 1000) };
+  }
+  if (error instanceof StoredFileError) {
+    const code =
+      error.code === 'invalid-gzip' ? JOB_ERROR_CODES.FORMAT_ERROR : JOB_ERROR_CODES.UPLOAD_UNAVAILABLE;
+    return { code, message: error.message };
+  }
+  return null;
+}
+
 /** An error no rule expected: a code and a message that name no host, user, table or statement. */
 function unexpectedFailure(error: unknown): JobFailure {
+  if (error instanceof StorageReadError)
+    return { code: JOB_ERROR_CODES.STORAGE_ERROR, message: error.message };
   return isDriverError(error) || error instanceof DatabaseError
     ? { code: JOB_ERROR_CODES.DATABASE_ERROR, message: 'A database error stopped the import' }
     : { code: JOB_ERROR_CODES.INTERNAL_ERROR, message: 'An internal error stopped the import' };
@@ -160,48 +190,76 @@ async function importJobFile(
     };
     return outcome(await failNow(db, job, options, failure), failure);
   }
-  const batches = readCsvRecordBatches(openStoredFile(db, job.id));
+  const located = await findJobFileLocation(db, job.id);
+  if (located === null) throw new Error(`claimed job ${job.id} has no row`);
+  // Like the connection, the S3 client (and its sockets) lives for this job only.
+  const s3 = located.location.kind === 's3' ? options.createS3Client?.() : undefined;
+  try {
+    return await importRecords(db, job, options, bulkLoad, progress, located.location, s3);
+  } finally {
+    s3?.destroy();
+  }
+}
+
+async function importRecords(
+  db: Db,
+  job: ClaimedJob,
+  options: ProcessorOptions,
+  bulkLoad: boolean,
+  progress: ImportProgress,
+  location: JobFileLocation,
+  s3: S3Client | undefined,
+): Promise<JobOutcome> {
+  const records = await openJobRecords({ db, s3 }, location, job.importType, job.resumeAt, {
+    format: job.format,
+    meterCode: job.meterCode,
+    tracker: progress.tracker,
+  });
+  if (records.resumed !== undefined) {
+    logger.info('import resumed from its checkpoint', { batchId: job.batchId, ...records.resumed });
+  }
   const writer = new BatchWriter(db, job, options, progress, bulkLoad);
-  let file: PreparedFile;
   let end: LoopEnd;
   try {
-    const start = await setUpFile(job.importType, batches, {
-      format: job.format,
-      meterCode: job.meterCode,
-      tracker: progress.tracker,
-    });
-    file = start.file;
-    end = await importRows(job, file, prepend(start.firstRecords, batches), writer, progress);
+    end = await importRows(job, records, writer, progress);
   } finally {
     // Never leave a batch's transaction running on the connection while the caller moves on, nor
-    // the file's stream reading chunks.
+    // the file's stream reading chunks (or holding an S3 socket).
     await writer.settle();
-    await batches.return(undefined);
+    await records.close();
   }
-  if (end !== 'done') return outcome(end);
-  return finishImport(db, job, options, file, progress);
+  if (end !== 'done') return jobOutcome(job, end, progress.committed, undefined, records.resumed);
+  return finishImport(db, job, options, records, progress);
 }
 
 type LoopEnd = 'done' | 'released' | 'cancelled';
 
-/** The row loop: maps each record after the checkpoint, counts it, and writes it in batches. */
+/**
+ * The row loop: maps each record after the checkpoint, counts it, and writes it in batches, each
+ * checkpointed at its last record (row number, byte offset after it, and the line that follows).
+ */
 async function importRows(
   job: ClaimedJob,
-  file: PreparedFile,
-  batches: AsyncIterable<readonly CsvRecord[]>,
+  records: JobRecords,
   writer: BatchWriter,
   progress: ImportProgress,
 ): Promise<LoopEnd> {
-  let rowNumber = 0;
-  for await (const records of batches) {
-    for (const record of records) {
+  const { file } = records;
+  let rowNumber = records.from.row;
+  let last: CsvRecord | undefined;
+  const checkpoint = (): Checkpoint =>
+    last === undefined ? records.from : { row: rowNumber, byteOffset: last.endOffset, line: lineAfter(last) };
+  for await (const batch of records.batches) {
+    for (const record of batch) {
       rowNumber++;
+      last = record;
+      // Only a job checkpointed before byte offsets were recorded reads (and skips) rows again.
       if (rowNumber <= job.checkpointRow) continue;
       const mapped = file.mapRecord(record.fields);
       progress.countRecord(rowNumber, mapped);
       writer.add(mapped);
       if (writer.isFull()) {
-        const flushed = await writer.flush(rowNumber);
+        const flushed = await writer.flush(checkpoint());
         if (flushed !== 'ok') return loopEnd(flushed);
       }
     }
@@ -209,7 +267,7 @@ async function importRows(
     // microtasks alone, and the database would wait for the mapping (docs/design.md#import-pipelining).
     await yieldToIo();
   }
-  const flushed = await writer.flush(rowNumber);
+  const flushed = await writer.flush(checkpoint());
   if (flushed !== 'ok') return loopEnd(flushed);
   return loopEnd(await writer.finish());
 }
@@ -222,19 +280,15 @@ function yieldToIo(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-async function* prepend<T>(first: T, rest: AsyncIterable<T>): AsyncGenerator<T> {
-  yield first;
-  yield* rest;
-}
-
 /** Completes the job, or fails it when no row could be imported; every figure is a committed one. */
 async function finishImport(
   db: Db,
   job: ClaimedJob,
   options: ProcessorOptions,
-  file: PreparedFile,
+  records: JobRecords,
   progress: ImportProgress,
 ): Promise<JobOutcome> {
+  const { file, resumed } = records;
   const tally = progress.committed;
   const message =
     tally.processed === 0
@@ -250,7 +304,7 @@ async function finishImport(
     failure,
   });
   const kind = !held ? 'cancelled' : failure === null ? 'completed' : 'failed';
-  return jobOutcome(job, kind, tally, failure ?? undefined);
+  return jobOutcome(job, kind, tally, failure ?? undefined, resumed);
 }
 
 function buildSummary(

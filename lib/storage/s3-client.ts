@@ -6,12 +6,28 @@ import type { StorageConfig } from './storage-config.js';
 
 export type S3Credentials = NonNullable<S3ClientConfig['credentials']>;
 
-export function createS3Client(
-  storage: StorageConfig,
-  options: { readonly credentials?: S3Credentials | undefined } = {},
-): S3Client {
+/**
+ * A socket that passes nothing for this long fails its request, also mid-body: a stalled GetObject then
+ * errors (the job is re-queued and resumes from its checkpoint) instead of holding the invocation until
+ * Lambda kills it. The socket also idles while the processor, waiting for a batch to commit, stops
+ * reading (backpressure), so this is longer than any batch may take: InnoDB's lock wait is 50 s.
+ */
+export const S3_SOCKET_IDLE_TIMEOUT_MS = 60_000;
+const S3_CONNECT_TIMEOUT_MS = 5000;
+
+export type S3ClientOptions = {
+  readonly credentials?: S3Credentials | undefined;
+  /** Tests shorten it; see S3_SOCKET_IDLE_TIMEOUT_MS. */
+  readonly socketIdleTimeoutMs?: number;
+};
+
+export function createS3Client(storage: StorageConfig, options: S3ClientOptions = {}): S3Client {
   return new S3Client({
     region: storage.region,
+    requestHandler: {
+      connectionTimeout: S3_CONNECT_TIMEOUT_MS,
+      socketTimeout: options.socketIdleTimeoutMs ?? S3_SOCKET_IDLE_TIMEOUT_MS,
+    },
     ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
     ...(storage.endpoint === undefined
       ? {}
@@ -29,7 +45,7 @@ export function createS3Client(
 export async function withS3Client<T>(
   storage: StorageConfig,
   work: (client: S3Client) => Promise<T>,
-  options: { readonly credentials?: S3Credentials | undefined } = {},
+  options: S3ClientOptions = {},
 ): Promise<T> {
   const client = createS3Client(storage, options);
   try {

@@ -2,13 +2,14 @@
 // offset (a resumed job). The object is pinned by its ETag, so a resumed read can never continue in
 // bytes that were replaced meanwhile. Never buffers the object, never touches /tmp.
 
-import { Readable } from 'node:stream';
+import { PassThrough, pipeline, Readable } from 'node:stream';
 import {
   GetObjectCommand,
   type GetObjectCommandOutput,
   type S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
+import { StorageReadError } from './storage-read-error.js';
 import { StoredFileError } from './stored-file-error.js';
 
 export type S3ObjectRef = {
@@ -54,7 +55,7 @@ export async function getObjectStream(
       });
     }
     if (status === 412) throw objectChanged(error);
-    throw error;
+    throw new StorageReadError({ cause: error });
   }
   const body = output.Body;
   if (!isReadable(body)) throw new TypeError('GetObject returned no readable body');
@@ -63,7 +64,20 @@ export async function getObjectStream(
     body.destroy();
     throw objectChanged();
   }
-  return { body, contentEncoding: output.ContentEncoding?.trim().toLowerCase(), startOffset: fromByte };
+  return {
+    body: withStorageErrors(body),
+    contentEncoding: output.ContentEncoding?.trim().toLowerCase(),
+    startOffset: fromByte,
+  };
+}
+
+/** The body, its failures (reset, socket timeout) reported as StorageReadError to whoever reads it. */
+function withStorageErrors(body: Readable): Readable {
+  const output = new PassThrough();
+  // Registered before pipeline's own handler, so the reader sees this error and not the raw one.
+  body.once('error', (error) => output.destroy(new StorageReadError({ cause: error })));
+  pipeline(body, output, () => undefined);
+  return output;
 }
 
 function objectChanged(cause?: unknown): StoredFileError {

@@ -19,9 +19,13 @@ export const ADMIN_CONNECTION = {
  * session being torn down shows as Killed (e.g. "Killed/Rollback") after its slot was already given
  * back — the server lets the next login in while that row is still listed.
  */
-export const HELD_SESSIONS_SQL = `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST
-  WHERE USER = ? AND COMMAND <> 'Killed'
+const HELD_SESSIONS_WHERE = `USER = ? AND COMMAND <> 'Killed'
     AND NOT (COMMAND IN ('Connect', 'Busy') AND STATE IN ('login', 'Writing to net'))`;
+export const HELD_SESSIONS_SQL = `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST
+  WHERE ${HELD_SESSIONS_WHERE}`;
+/** The ids of those sessions. */
+export const HELD_SESSION_IDS_SQL = `SELECT ID FROM information_schema.PROCESSLIST
+  WHERE ${HELD_SESSIONS_WHERE}`;
 
 export type TestDatabase = {
   readonly name: string;

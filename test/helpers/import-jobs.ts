@@ -55,6 +55,7 @@ export type JobRow = {
   retry_count: number;
   retry_at: Date | null;
   checkpoint_row: number;
+  checkpoint_byte_offset: number;
   error_message: string | null;
   error_code: string | null;
   last_error: string | null;
@@ -65,7 +66,7 @@ export type JobRow = {
 export async function readJob(testDb: TestDatabase, batchId: string): Promise<JobRow> {
   const [rows] = await testDb.admin.query<RowDataPacket[]>(
     `SELECT status, total_rows, processed_rows, imported_rows, failed_rows, retry_count, retry_at, checkpoint_row,
-            error_message, error_code, last_error, lease_owner, summary
+            checkpoint_byte_offset, error_message, error_code, last_error, lease_owner, summary
        FROM \`${testDb.name}\`.import_jobs WHERE batch_id = ?`,
     [batchId],
   );

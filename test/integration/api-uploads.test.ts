@@ -4,6 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -12,11 +13,14 @@ import { createProcessImportsHandler } from '../../functions/process-imports.js'
 import { createS3UploadArrivedHandler } from '../../functions/s3-upload-arrived.js';
 import { hashToken } from '../../lib/auth.js';
 import { withConnection } from '../../lib/db.js';
+import { type ProcessorOptions, processImports } from '../../lib/imports/processor.js';
+import { createS3Client } from '../../lib/storage/s3-client.js';
 import { findJobFileLocation } from '../../lib/storage/upload-repository.js';
 import { asSqsEvent, LOCAL_S3_CREDENTIALS, type S3Notification } from '../../scripts/local-s3.js';
-import { AUTH, bodyOf, jobRow, migrate, TOKEN } from '../helpers/api.js';
+import { AUTH, bodyOf, csvUpload, jobRow, migrate, TOKEN } from '../helpers/api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { httpEvent } from '../helpers/http-events.js';
+import { intervalCsv } from '../helpers/import-jobs.js';
 import { fakeContext } from '../helpers/lambda.js';
 import { startTestS3, type TestS3 } from '../helpers/local-s3.js';
 import { proveSessionAccounting } from '../helpers/session-accounting.js';
@@ -344,5 +348,240 @@ describe('expiry of uploads that never arrive (daily purge)', () => {
       'The file was never uploaded before the upload URL expired',
     ]);
     expect((await jobRow(testDb, recent.batch_id)).status).toBe('awaiting_upload');
+  });
+});
+
+/**
+ * A half-hourly file with what real exports hold: a BOM, CRLF line ends, quoted fields (one with a
+ * comma), a blank line, and rows that fail. 1,920 good readings over 4 meters and 10 days.
+ */
+function mixedHhFile(): string {
+  const lines = intervalCsv(4, 10).csv.trimEnd().split('\n');
+  lines.splice(50, 0, '"E000000001","2024-02-01 00:00:00","7.25",kWh,A');
+  lines.splice(300, 0, '');
+  lines.splice(700, 0, ',2024-01-01 00:00:00,1,kWh,A');
+  lines.splice(900, 0, 'E000000002,2024-02-01 00:30:00,"1,5",kWh,A');
+  return `\ufeff${lines.join('\r\n')}\r\n`;
+}
+
+const MIXED = mixedHhFile();
+
+/** Every reading with its meter's MPAN, minus the columns that name the job or the row's id. */
+async function readingsOf(db: TestDatabase): Promise<string[]> {
+  const [rows] = await db.admin.query<RowDataPacket[]>(
+    `SELECT m.mpan, r.* FROM \`${db.name}\`.meter_readings r JOIN \`${db.name}\`.meters m ON m.id = r.meter_id`,
+  );
+  return rows
+    .map(({ meter_id: _meter, import_batch_id: _batch, ...reading }) => JSON.stringify(reading))
+    .sort();
+}
+
+async function summaryOf(db: TestDatabase, batchId: string): Promise<Record<string, unknown>> {
+  const row = await jobRow(db, batchId);
+  const { batch_id: _batch, ...summary } = JSON.parse(String(row.summary)) as Record<string, unknown>;
+  return { status: row.status, error_code: row.error_code, ...summary };
+}
+
+/** Asks for an upload, POSTs the file to s3rver, and hands its event to the arrival handler. */
+async function uploadThroughS3(file: Buffer | string, filename: string, extra: Record<string, string> = {}) {
+  const ticket = await ticketFor({ type: 'hh', filename });
+  expect((await postForm(ticket, file, extra)).status).toBe(204);
+  const [notification = {}] = await waitForNotifications(1);
+  s3.notifications.length = 0;
+  const result = await arrived(testDb.config(env))(asSqsEvent(notification, 'm1') as never, fakeContext());
+  expect(result).toEqual({ batchItemFailures: [] });
+  return ticket.batch_id;
+}
+
+/** The processor on the test database, with an S3 client per job that must be destroyed after it. */
+async function processS3Jobs(options: Partial<ProcessorOptions> = {}) {
+  const clients: Array<{ destroyed: number }> = [];
+  const outcomes = await withConnection(testDb.config(env).db, (db) =>
+    processImports(db, {
+      leaseOwner: randomUUID(),
+      remainingMs: () => 60_000,
+      batchSize: 300,
+      stopMarginMs: 1000,
+      writeMode: 'auto',
+      createS3Client: () => {
+        const client = createS3Client(s3.storage, { credentials: { ...LOCAL_S3_CREDENTIALS } });
+        const tracked = { destroyed: 0 };
+        clients.push(tracked);
+        const destroy = client.destroy.bind(client);
+        client.destroy = () => {
+          tracked.destroyed++;
+          destroy();
+        };
+        return client;
+      },
+      ...options,
+    }),
+  );
+  expect(clients.map((client) => client.destroyed)).toEqual(clients.map(() => 1));
+  return outcomes;
+}
+
+describe('both paths, one job', () => {
+  let bodyDb: TestDatabase;
+
+  beforeAll(async () => {
+    bodyDb = await createTestDatabase({ maxUserConnections: 5 });
+    await migrate(bodyDb);
+  });
+
+  afterAll(async () => {
+    await bodyDb.drop();
+  });
+
+  beforeEach(async () => {
+    for (const db of [testDb, bodyDb]) {
+      for (const table of ['import_jobs', 'meter_readings', 'meters', 'sites']) {
+        await db.admin.query(`DELETE FROM \`${db.name}\`.${table}`);
+      }
+    }
+  });
+
+  proveSessionAccounting(() => bodyDb);
+
+  /** The reference: the same file sent in the request body and imported from the database store. */
+  async function importInBody(): Promise<{ batchId: string; jobs: unknown }> {
+    const queued = await createApiHandler(bodyDb.config(env))(
+      csvUpload(MIXED, { type: 'hh', filename: 'mixed.csv' }),
+      fakeContext(),
+    );
+    expect(queued.statusCode, String(queued.body)).toBe(202);
+    const batchId = String(bodyOf(queued).batch_id);
+    const result = await createProcessImportsHandler(bodyDb.config(env))({}, fakeContext(60_000));
+    return { batchId, jobs: result.task === 'import' ? result.jobs : null };
+  }
+
+  it('produces the same outcome, summary and readings whether the file came in the body or through S3', async () => {
+    const inBody = await importInBody();
+    const batchId = await uploadThroughS3(MIXED, 'mixed.csv');
+    const viaS3 = await createProcessImportsHandler(testDb.config(env), {
+      s3Credentials: { ...LOCAL_S3_CREDENTIALS },
+    })({}, fakeContext(60_000));
+    const withoutId = (jobs: unknown) =>
+      (jobs as Array<Record<string, unknown>>).map(({ batchId: _id, ...job }) => job);
+    expect(withoutId(viaS3.task === 'import' ? viaS3.jobs : null)).toEqual(withoutId(inBody.jobs));
+    expect(withoutId(inBody.jobs)).toEqual([
+      { outcome: 'completed', processedRows: 1923, importedRows: 1921, failedRows: 2 },
+    ]);
+    expect(await summaryOf(testDb, batchId)).toEqual(await summaryOf(bodyDb, inBody.batchId));
+    const readings = await readingsOf(bodyDb);
+    expect(readings).toHaveLength(1921);
+    expect(await readingsOf(testDb)).toEqual(readings);
+  });
+
+  it.each([
+    { object: 'a plain object', filename: 'resume.csv', file: Buffer.from(MIXED), seek: 'range' },
+    { object: 'a .gz object', filename: 'resume.csv.gz', file: gzipSync(MIXED), seek: 'skip' },
+  ])(
+    'resumes $object after a release ($seek) to exactly the readings of the in-body import',
+    async ({ filename, file, seek }) => {
+      await importInBody();
+      const batchId = await uploadThroughS3(file, filename);
+      let calls = 0;
+      // Plenty of time for the claim and one batch, then "almost out of time".
+      const [first] = await processS3Jobs({ remainingMs: () => (calls++ < 3 ? 60_000 : 500) });
+      expect(first?.outcome).toBe('released');
+      const released = await jobRow(testDb, batchId);
+      expect(Number(released.checkpoint_row)).toBeGreaterThan(0);
+      expect(Number(released.checkpoint_byte_offset)).toBeGreaterThan(0);
+      // The offset is just past a record: the bytes before it end with the record's line break.
+      const before = Buffer.from(MIXED).subarray(0, Number(released.checkpoint_byte_offset)).toString();
+      expect(before.endsWith('\r\n')).toBe(true);
+      const [second] = await processS3Jobs();
+      expect(second).toMatchObject({
+        outcome: 'completed',
+        processedRows: 1923,
+        importedRows: 1921,
+        failedRows: 2,
+        resumed: { seek, byteOffset: Number(released.checkpoint_byte_offset) },
+      });
+      expect(await readingsOf(testDb)).toEqual(await readingsOf(bodyDb));
+    },
+  );
+
+  it('finishes a job whose checkpoint is the end of the object (a run died after its last batch)', async () => {
+    const { csv, readings } = intervalCsv(2, 1);
+    const batchId = await uploadThroughS3(csv, 'whole.csv');
+    const [first] = await processS3Jobs();
+    expect(first?.outcome).toBe('completed');
+    const done = await summaryOf(testDb, batchId);
+    const before = await readingsOf(testDb);
+    // The state a run leaves when it dies between its last commit and finishing: every row
+    // checkpointed (with the quality tally and autumn-hour tracker the last batch saved), the lease expired.
+    // This hand-made state carries no quality tally (a real checkpoint does), so quality is compared
+    // apart: it can only count what this run read, which is nothing.
+    const tally = {
+      processed: readings,
+      imported: readings,
+      failed: 0,
+      errors: [],
+      unitCounts: { kWh: readings },
+      readingsWritten: readings,
+      metersCreated: 2,
+      sitesCreated: 0,
+      metersToCreate: [],
+      nextLine: readings + 2,
+    };
+    await testDb.admin.query(
+      `UPDATE import_jobs SET status = 'processing', lease_owner = 'dead', lease_expires_at = NOW(3) - INTERVAL 1 SECOND,
+              completed_at = NULL, summary = NULL, checkpoint_row = ?, checkpoint_byte_offset = ?, checkpoint_state = ?
+        WHERE batch_id = ?`,
+      [readings, Buffer.byteLength(csv), JSON.stringify(tally), batchId],
+    );
+    const [second] = await processS3Jobs();
+    expect(second).toMatchObject({
+      outcome: 'completed',
+      processedRows: readings,
+      resumed: { seek: 'range', byteOffset: Buffer.byteLength(csv) },
+    });
+    const { quality, ...rest } = (await summaryOf(testDb, batchId)) as Record<string, unknown>;
+    const { quality: _doneQuality, ...doneRest } = done as Record<string, unknown>;
+    expect(rest).toEqual(doneRest);
+    expect(quality).toMatchObject({ meter_days: 0, missing_periods: 0 });
+    expect(await readingsOf(testDb)).toEqual(before);
+  });
+
+  it('fails a job whose upload was deleted or replaced with UPLOAD_UNAVAILABLE, without retries', async () => {
+    const deleted = await uploadThroughS3(MIXED, 'deleted.csv');
+    await s3.client.send(
+      new DeleteObjectCommand({ Bucket: s3.bucket, Key: `imports/${deleted}/deleted.csv` }),
+    );
+    const replaced = await uploadThroughS3(MIXED, 'replaced.csv');
+    await s3.client.send(
+      new PutObjectCommand({ Bucket: s3.bucket, Key: `imports/${replaced}/replaced.csv`, Body: 'MPAN\n' }),
+    );
+    const outcomes = await processS3Jobs();
+    expect(outcomes.map((outcome) => [outcome.outcome, outcome.errorCode])).toEqual([
+      ['failed', 'UPLOAD_UNAVAILABLE'],
+      ['failed', 'UPLOAD_UNAVAILABLE'],
+    ]);
+    for (const [batchId, message] of [
+      [deleted, 'The uploaded file is no longer stored; upload it again'],
+      [replaced, 'The uploaded file was replaced after the job was queued; upload it as a new job'],
+    ] as const) {
+      const row = await jobRow(testDb, batchId);
+      expect([row.status, row.error_code, row.error_message, row.retry_count]).toEqual([
+        'failed',
+        'UPLOAD_UNAVAILABLE',
+        message,
+        0,
+      ]);
+    }
+  });
+
+  it('fails a .gz upload that is not gzip as a format error, without retries', async () => {
+    const batchId = await uploadThroughS3(MIXED, 'not-really.csv.gz');
+    const [outcome] = await processS3Jobs();
+    expect([outcome?.outcome, outcome?.errorCode]).toEqual(['failed', 'FORMAT_ERROR']);
+    const row = await jobRow(testDb, batchId);
+    expect([row.status, row.error_message, row.retry_count]).toEqual([
+      'failed',
+      'The uploaded file is not valid gzip data',
+      0,
+    ]);
   });
 });

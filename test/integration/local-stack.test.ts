@@ -24,7 +24,7 @@ const TSX = join(REPO, 'node_modules/.bin/tsx');
 let stateDir: string;
 let packageDir: string;
 let env: Record<string, string>;
-let ports: { defaultDb: number; http: number; lambda: number };
+let ports: { defaultDb: number; http: number; lambda: number; s3: number };
 let stack: ChildProcess | undefined;
 let output = '';
 let api: string;
@@ -101,13 +101,19 @@ function stopStack(): Promise<void> {
 beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'eclectyc-local-stack-'));
   packageDir = await mkdtemp(join(tmpdir(), 'eclectyc-local-package-'));
-  ports = { defaultDb: await freePort(), http: await freePort(), lambda: await freePort() };
+  ports = {
+    defaultDb: await freePort(),
+    http: await freePort(),
+    lambda: await freePort(),
+    s3: await freePort(),
+  };
   api = `http://localhost:${ports.http}`;
   env = newcomerEnv({
     LOCAL_STATE_DIR: stateDir,
     LOCAL_DEFAULT_DB_PORT: String(ports.defaultDb),
     HTTP_PORT: String(ports.http),
     LAMBDA_PORT: String(ports.lambda),
+    LOCAL_S3_PORT: String(ports.s3),
   });
   const child = spawn(TSX, ['scripts/start.ts'], { cwd: REPO, env, detached: true });
   stack = child;

@@ -1,15 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { withConnection } from '../../lib/db.js';
 import { cancelJob } from '../../lib/imports/job-repository.js';
 import { type ProcessorOptions, processImports } from '../../lib/imports/processor.js';
 import { purgeFinishedJobs } from '../../lib/imports/processor-repository.js';
 import { loadReadings } from '../../lib/imports/reading-repository.js';
 import type { WriteMode } from '../../lib/imports/write-mode.js';
+import { logger } from '../../lib/logger.js';
 import { ADMIN_CONNECTION, createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import {
   intervalCsv,
+  type JobRow,
   migrate,
   queueJob,
   readingLines,
@@ -55,6 +57,24 @@ beforeEach(async () => {
 
 // Every handler test proves the connection accounting: 0 app-user sessions before and after it.
 proveSessionAccounting(() => testDb);
+
+/** Bytes of the header and the first `rows` lines of a file with one record per line. */
+function bytesThroughRow(csv: string, rows: number): number {
+  return Buffer.byteLength(
+    `${csv
+      .split('\n')
+      .slice(0, rows + 1)
+      .join('\n')}\n`,
+  );
+}
+
+/** Runs until the job is released after its first committed batch; returns the job's row then. */
+async function releaseAfterFirstBatch(batchId: string, batchSize: number): Promise<JobRow> {
+  let flushes = 0;
+  const [outcome] = await run({ batchSize, remainingMs: () => (flushes++ < 3 ? 60_000 : 500) });
+  expect(outcome?.outcome).toBe('released');
+  return readJob(testDb, batchId);
+}
 
 /** Each processor test runs once per way of writing readings; `run` uses the block's mode. */
 let writeMode: WriteMode = 'insert';
@@ -336,8 +356,12 @@ describe.each(['insert', 'load'] as const)('processImports writing with %s', (mo
       failedRows: 0,
     });
     expect(released.processed_rows).toBe(released.checkpoint_row);
+    // The checkpoint's byte offset is just after its last row (the header is line 1).
+    expect(released.checkpoint_byte_offset).toBe(bytesThroughRow(csv, released.checkpoint_row));
     const second = await run({ batchSize: 500 });
     expect(second[0]?.outcome).toBe('completed');
+    // The database store cannot be entered mid-stream: its bytes are re-read and dropped, not parsed.
+    expect(second[0]?.resumed).toMatchObject({ seek: 'skip', byteOffset: released.checkpoint_byte_offset });
     const lines = await readingLines(testDb);
     expect(lines).toHaveLength(readings);
     expect(lines).toContain('E000000004 hh 2024-01-10 23:30:00 48 13.4700 actual');
@@ -346,6 +370,70 @@ describe.each(['insert', 'load'] as const)('processImports writing with %s', (mo
       imported_rows: readings,
       total_rows: readings,
     });
+  });
+
+  it('resumes a job checkpointed before byte offsets existed by skipping its rows again', async () => {
+    const { csv, readings } = intervalCsv(3, 10); // 1,440 readings
+    const job = await queueJob(testDb, { type: 'hh', csv });
+    const released = await releaseAfterFirstBatch(job.batchId, 400);
+    expect(released.checkpoint_row).toBeGreaterThan(0);
+    // What a checkpoint written by the previous release looks like: a row count, no offset.
+    await testDb.admin.query(
+      `UPDATE \`${testDb.name}\`.import_jobs SET checkpoint_byte_offset = 0, checkpoint_state = JSON_REMOVE(checkpoint_state, '$.nextLine') WHERE batch_id = ?`,
+      [job.batchId],
+    );
+    const [second] = await run({ batchSize: 400 });
+    expect(second).toEqual({
+      batchId: job.batchId,
+      outcome: 'completed',
+      processedRows: readings,
+      importedRows: readings,
+      failedRows: 0,
+    });
+    expect(await readingLines(testDb)).toHaveLength(readings);
+    const done = await readJob(testDb, job.batchId);
+    expect(done).toMatchObject({ status: 'completed', checkpoint_byte_offset: Buffer.byteLength(csv) });
+  });
+
+  it('names the same line in a format error after resuming past quoted line breaks and blank lines', async () => {
+    // Long enough that the bad record comes in a later chunk than the first batch.
+    const rows = Array.from({ length: 3000 }, (_, i) =>
+      i % 3 === 0
+        ? `E${100 + i},2024-11-09 00:00:00,${i},kWh,A,"read on\r\nsite\nvisit"\n\n`
+        : `E${100 + i},2024-11-09 00:30:00,${i},kWh,A,\n`,
+    );
+    const tooWide = `E999,${Array.from({ length: 1000 }, () => 'x').join(',')}\n`;
+    const csv = `MPAN,ReadDateTime,ReadValue,Unit,ReadingType,Notes\n${rows.join('')}${tooWide}`;
+    const fresh = await queueJob(testDb, { type: 'hh', csv });
+    const [straight] = await run({ batchSize: 1000 });
+    expect(straight?.outcome).toBe('failed');
+    const expected = (await readJob(testDb, fresh.batchId)).error_message;
+    // Lines: header 1, then 1,000 × (3-line quoted record + blank line + 2 plain) = 6,000 → line 6,002.
+    expect(expected).toBe('Line 6002: record has more than 1000 columns');
+    await clearTables();
+    const resumed = await queueJob(testDb, { type: 'hh', csv });
+    // Its first batch ends on row 4, a quoted record spanning three lines.
+    const released = await releaseAfterFirstBatch(resumed.batchId, 4);
+    expect(released.checkpoint_row).toBe(4);
+    const info = vi.spyOn(logger, 'info');
+    const [second] = await run({ batchSize: 4 });
+    const logged = info.mock.calls.filter(([message]) => message === 'import resumed from its checkpoint');
+    info.mockRestore();
+    expect(logged).toEqual([
+      [
+        'import resumed from its checkpoint',
+        {
+          batchId: resumed.batchId,
+          seek: 'skip',
+          byteOffset: released.checkpoint_byte_offset,
+          reachedMs: expect.any(Number),
+        },
+      ],
+    ]);
+    expect([second?.outcome, (await readJob(testDb, resumed.batchId)).error_message]).toEqual([
+      'failed',
+      expected,
+    ]);
   });
 
   it('re-queues a transient failure with backoff, honours retry_at, and completes once it passes', async () => {
@@ -570,10 +658,11 @@ describe.each(['insert', 'load'] as const)('processImports writing with %s', (mo
 });
 
 describe('purgeFinishedJobs', () => {
-  it('deletes finished jobs older than the retention, with their files, and keeps the rest', async () => {
+  it('deletes finished and expired jobs older than the retention, with their files, and keeps the rest', async () => {
     const old = await queueJob(testDb, { type: 'daily', csv: 'MPAN,Date,Reading\nE1,2024-01-01,1\n' });
     const recent = await queueJob(testDb, { type: 'daily', csv: 'MPAN,Date,Reading\nE1,2024-01-01,1\n' });
     const waiting = await queueJob(testDb, { type: 'daily', csv: 'MPAN,Date,Reading\nE1,2024-01-01,1\n' });
+    const expired = await queueJob(testDb, { type: 'daily', csv: 'MPAN,Date,Reading\nE1,2024-01-01,1\n' });
     await testDb.admin.query(
       `UPDATE \`${testDb.name}\`.import_jobs SET status = 'completed', completed_at = NOW(3) - INTERVAL 31 DAY WHERE batch_id = ?`,
       [old.batchId],
@@ -582,8 +671,13 @@ describe('purgeFinishedJobs', () => {
       `UPDATE \`${testDb.name}\`.import_jobs SET status = 'failed', completed_at = NOW(3) - INTERVAL 29 DAY WHERE batch_id = ?`,
       [recent.batchId],
     );
+    // A job whose upload never arrived is finished too once it expired.
+    await testDb.admin.query(
+      `UPDATE \`${testDb.name}\`.import_jobs SET status = 'expired', completed_at = NOW(3) - INTERVAL 31 DAY WHERE batch_id = ?`,
+      [expired.batchId],
+    );
     const deleted = await withConnection(testDb.config().db, (db) => purgeFinishedJobs(db, 30, 100));
-    expect(deleted).toBe(1);
+    expect(deleted).toBe(2);
     const [rows] = await testDb.admin.query<RowDataPacket[]>(
       `SELECT batch_id FROM \`${testDb.name}\`.import_jobs ORDER BY id`,
     );

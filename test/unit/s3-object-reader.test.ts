@@ -3,7 +3,9 @@
 import { GetObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
+import { isDriverError } from '../../lib/errors.js';
 import { getObjectStream } from '../../lib/storage/s3-object-reader.js';
+import { StorageReadError } from '../../lib/storage/storage-read-error.js';
 import { StoredFileError } from '../../lib/storage/stored-file-error.js';
 
 const s3 = mockClient(S3Client);
@@ -38,12 +40,19 @@ describe('getObjectStream', () => {
     expect(s3.commandCalls(GetObjectCommand)[0]?.args[0].input).toEqual({ Bucket: 'b', Key: 'k' });
   });
 
-  it('passes other errors (throttling, network) through for the caller to retry', async () => {
-    s3.on(GetObjectCommand).rejects(serviceError('SlowDown', 503));
-    const error = await getObjectStream(new S3Client({}), { bucket: 'b', key: 'k', etag: null }, 0).catch(
-      (caught: unknown) => caught,
-    );
-    expect(error).toBeInstanceOf(S3ServiceException);
-    expect(error).not.toBeInstanceOf(StoredFileError);
+  it('reports other errors (throttling, network) as StorageReadError for the caller to retry', async () => {
+    const slowDown = serviceError('SlowDown', 503);
+    const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    for (const cause of [slowDown, reset]) {
+      s3.reset();
+      s3.on(GetObjectCommand).rejects(cause);
+      const error = await getObjectStream(new S3Client({}), { bucket: 'b', key: 'k', etag: null }, 0).catch(
+        (caught: unknown) => caught,
+      );
+      expect(error).toBeInstanceOf(StorageReadError);
+      // Not taken for a database error: Node's network errors carry a `code` as mysql2's do.
+      expect(isDriverError(error)).toBe(false);
+      expect(error instanceof StorageReadError ? error.cause : null).toBe(cause);
+    }
   });
 });

@@ -3,6 +3,7 @@ import type { CsvReaderOptions, CsvRecord } from '../../../lib/imports/csv-reade
 import {
   CsvFormatError,
   detectDelimiter,
+  lineAfter,
   parseCsvText,
   readCsvRecordBatches,
   readCsvRecords,
@@ -412,11 +413,16 @@ describe('record end offsets (resume points)', () => {
     for (const [index, record] of all.entries()) {
       const head = new TextDecoder().decode(file.subarray(0, record.endOffset));
       const rest = file.subarray(record.endOffset);
+      // The line after the record: one more than the line breaks before the offset (a last record
+      // without a line break has no line after it to number).
+      const lineBreaks = head.match(/\r\n|\r|\n/g)?.length ?? 0;
+      if (record.endOffset < file.length) {
+        expect({ after: index, line: lineAfter(record) }).toEqual({ after: index, line: 1 + lineBreaks });
+      }
       const resumed = await readAll(byteChunks(new TextDecoder().decode(rest), chunkSize), {
         delimiter: ',',
         startOffset: record.endOffset,
-        // The line after the record: one more than the line breaks before the offset.
-        firstLineNumber: 1 + (head.match(/\r\n|\r|\n/g)?.length ?? 0),
+        firstLineNumber: lineAfter(record),
       });
       expect({ after: index, records: resumed }).toEqual({ after: index, records: all.slice(index + 1) });
     }
