@@ -81,13 +81,17 @@ export type DriverErrorFields = {
 };
 
 /**
- * True for errors raised by mysql2 (server errors and its own protocol/network errors). A server error
- * whose errno mysql2 has no name for (RDS Proxy's 9501) comes without a `code`: its errno says enough.
+ * True for errors raised by mysql2 (server errors and its own protocol/network errors). mysql2 names
+ * `code` only for errnos in its own table; a server error it has no name for (MariaDB's 1969
+ * max_statement_time kill) arrives with `code` undefined but a numeric `errno` and a `sqlMessage`.
  */
 export function isDriverError(error: unknown): error is Error & DriverErrorFields {
   if (!(error instanceof Error) || error instanceof AppError) return false;
   const fields = error as DriverErrorFields;
-  return typeof fields.code === 'string' || typeof fields.errno === 'number';
+  return (
+    typeof fields.code === 'string' ||
+    (typeof fields.errno === 'number' && typeof fields.sqlMessage === 'string')
+  );
 }
 
 /**
