@@ -10,7 +10,23 @@ export type BudgetFunction = {
   readonly reservedConcurrency: number | undefined;
   /** The database user its one connection logs in as. */
   readonly dbUser: DbUser;
+  /** Its Lambda timeout; needed only for a function behind the proxy (the borrow timeout must fit in it). */
+  readonly timeoutSeconds?: number | undefined;
 };
+
+/**
+ * RDS Proxy mode: the listed functions' connections go to the proxy, which opens at most
+ * MaxConnectionsPercent of max_connections to the database (as the app user) and queues borrows beyond
+ * that for up to ConnectionBorrowTimeout. See docs/design.md#rds-proxy-and-iam-authentication.
+ */
+export type BudgetProxy = {
+  readonly maxConnectionsPercent: number;
+  readonly borrowTimeoutSeconds: number;
+  readonly functions: readonly string[];
+};
+
+/** The row that stands for the proxy's pool of database connections. */
+export const PROXY_POOL_KEY = 'rdsProxy';
 
 export type BudgetInput = {
   /** Only used to name the stage in messages. */
@@ -22,14 +38,18 @@ export type BudgetInput = {
   readonly headroom: number;
   /** The server's max_connections; when given, every function's connections must fit it too. */
   readonly dbMaxConnections?: number | undefined;
+  /** Set when the stage runs with dbProxy=true. */
+  readonly proxy?: BudgetProxy | undefined;
 };
 
 export type BudgetRow = {
   readonly key: string;
   readonly dbUser: DbUser;
   readonly reservedConcurrency: number | undefined;
-  /** One per concurrent invocation; undefined when unbounded. */
+  /** Database connections: one per concurrent invocation (0 behind the proxy); undefined when unbounded. */
   readonly maxConnections: number | undefined;
+  /** Proxy mode only: `proxy` for a function behind it, `pool` for the proxy's own row. */
+  readonly via?: 'proxy' | 'pool';
 };
 
 export type BudgetCheck = {
@@ -66,12 +86,23 @@ export type BudgetResult = {
 export function checkConnectionBudget(input: BudgetInput): BudgetResult {
   const stage = input.stage === undefined ? 'The stage' : `Stage ${input.stage}`;
   const problems = invalidNumbers(input);
-  const rows: BudgetRow[] = input.functions.map((fn) => ({
-    key: fn.key,
-    dbUser: fn.dbUser,
-    reservedConcurrency: fn.reservedConcurrency,
-    maxConnections: fn.reservedConcurrency,
-  }));
+  const proxied = new Set(input.proxy?.functions ?? []);
+  const rows: BudgetRow[] = input.functions.map((fn) =>
+    proxied.has(fn.key)
+      ? {
+          key: fn.key,
+          dbUser: fn.dbUser,
+          reservedConcurrency: fn.reservedConcurrency,
+          maxConnections: 0,
+          via: 'proxy',
+        }
+      : {
+          key: fn.key,
+          dbUser: fn.dbUser,
+          reservedConcurrency: fn.reservedConcurrency,
+          maxConnections: fn.reservedConcurrency,
+        },
+  );
   for (const row of rows) {
     if (row.reservedConcurrency === undefined) {
       problems.push(
@@ -80,12 +111,24 @@ export function checkConnectionBudget(input: BudgetInput): BudgetResult {
       );
     }
   }
-  const appRows = rows.filter((row) => row.dbUser === 'app');
+  if (input.proxy !== undefined) {
+    problems.push(...proxyProblems(stage, input, input.proxy));
+    // The proxy's pool logs in as the app user; the functions behind it hold no database connection.
+    rows.push({
+      key: PROXY_POOL_KEY,
+      dbUser: 'app',
+      reservedConcurrency: undefined,
+      maxConnections: proxyPoolSize(input.dbMaxConnections ?? 0, input.proxy.maxConnectionsPercent),
+      via: 'pool',
+    });
+  }
+  const appRows = rows.filter((row) => row.dbUser === 'app' && row.via !== 'proxy');
   const checks: BudgetCheck[] = [
     check('app user', appRows, 'dbMaxUserConnections', input.dbMaxUserConnections, input.headroom),
   ];
   if (input.dbMaxConnections !== undefined) {
-    checks.push(check('all users', rows, 'dbMaxConnections', input.dbMaxConnections, input.headroom));
+    const direct = rows.filter((row) => row.via !== 'proxy');
+    checks.push(check('all users', direct, 'dbMaxConnections', input.dbMaxConnections, input.headroom));
   }
   for (const failed of checks) {
     if (failed.connections <= failed.available) continue;
@@ -98,9 +141,53 @@ export function checkConnectionBudget(input: BudgetInput): BudgetResult {
   const totals = {
     appUserConnections: sumBounded(appRows),
     monitorConnections: sumBounded(rows.filter((row) => row.dbUser === 'monitor')),
-    allConnections: sumBounded(rows),
+    allConnections: sumBounded(rows.filter((row) => row.via !== 'proxy')),
   };
   return { rows, totals, checks, ok: problems.length === 0, problems };
+}
+
+/** The most database connections the proxy opens: MaxConnectionsPercent of max_connections, rounded down. */
+export function proxyPoolSize(dbMaxConnections: number, maxConnectionsPercent: number): number {
+  return Math.floor((dbMaxConnections * maxConnectionsPercent) / 100);
+}
+
+/**
+ * What proxy mode needs on top of the connection checks: max_connections to size the pool, a pool of at
+ * least one, and a borrow timeout that ends before each proxied function's own timeout. A function's
+ * reserved concurrency may exceed the pool: its borrows queue.
+ */
+function proxyProblems(stage: string, input: BudgetInput, proxy: BudgetProxy): string[] {
+  const problems: string[] = [];
+  if (input.dbMaxConnections === undefined) {
+    problems.push(
+      `${stage} uses RDS Proxy: set dbMaxConnections (the server's max_connections), which sizes its pool`,
+    );
+  } else if (proxyPoolSize(input.dbMaxConnections, proxy.maxConnectionsPercent) < 1) {
+    problems.push(
+      `${stage}: dbProxyMaxConnectionsPercent ${proxy.maxConnectionsPercent} of dbMaxConnections ${input.dbMaxConnections} leaves the proxy no connection`,
+    );
+  }
+  if (
+    !Number.isSafeInteger(proxy.maxConnectionsPercent) ||
+    proxy.maxConnectionsPercent < 1 ||
+    proxy.maxConnectionsPercent > 100
+  ) {
+    problems.push(
+      `dbProxyMaxConnectionsPercent must be a whole number from 1 to 100, not ${proxy.maxConnectionsPercent}`,
+    );
+  }
+  for (const key of proxy.functions) {
+    const fn = input.functions.find((candidate) => candidate.key === key);
+    if (fn === undefined) {
+      problems.push(`${stage}: dbProxyFunctions names ${key}, which is not a function of the stage`);
+    } else if (fn.timeoutSeconds === undefined || proxy.borrowTimeoutSeconds >= fn.timeoutSeconds) {
+      problems.push(
+        `${stage}: the proxy's ConnectionBorrowTimeout ${proxy.borrowTimeoutSeconds} s must be below ${key}'s timeout ` +
+          `${fn.timeoutSeconds ?? 'unset'} s, or a queued borrow outlives the invocation`,
+      );
+    }
+  }
+  return problems;
 }
 
 /**

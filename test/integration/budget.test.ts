@@ -27,11 +27,13 @@ let good: Run;
 let overcommitted: Run;
 let refusedPackage: Run;
 let passedOn: Run;
+let proxied: Run;
+let proxiedSlowBorrow: Run;
 
 // osls print takes a few seconds: the four runs go side by side, once for the whole file.
 beforeAll(async () => {
   outputDir = await mkdtemp(join(tmpdir(), 'eclectyc-budget-'));
-  [good, overcommitted, refusedPackage, passedOn] = await Promise.all([
+  [good, overcommitted, refusedPackage, passedOn, proxied, proxiedSlowBorrow] = await Promise.all([
     budget('--stage', 'prod'),
     budget('--stage', 'prod', '--param', 'apiReservedConcurrency=100', '--param=dbMaxConnections=50'),
     run('npm', [
@@ -56,6 +58,29 @@ beforeAll(async () => {
       '--format',
       'json',
     ]),
+    // RDS Proxy mode: the API's 100 may exceed the pool; the pool must fit beside the others.
+    budget(
+      '--stage',
+      'prod',
+      '--param',
+      'dbProxy=true',
+      '--param',
+      'apiReservedConcurrency=100',
+      '--param',
+      'dbMaxConnections=90',
+      '--param',
+      'dbMaxUserConnections=60',
+    ),
+    budget(
+      '--stage',
+      'prod',
+      '--param',
+      'dbProxy=true',
+      '--param',
+      'dbMaxConnections=90',
+      '--param',
+      'dbProxyBorrowTimeoutSeconds=10',
+    ),
   ]);
 }, 180_000);
 
@@ -117,5 +142,33 @@ describe('npm run package and deploy (scripts/sls.ts)', () => {
     };
     expect(service.provider.stage).toBe('ci');
     expect(service.functions.api.reservedConcurrency).toBe(20);
+  });
+});
+
+describe('npm run budget with dbProxy=true', () => {
+  it('counts the proxy pool instead of the API and passes an API concurrency above the pool', () => {
+    expect(proxied.stderr).toBe('');
+    expect(proxied.code).toBe(0);
+    const lines = proxied.stdout.split('\n').map((line) => line.replace(/\s+/g, ' ').trim());
+    expect(lines).toContain('api HTTP API GET /api/health, ANY /api/{proxy+} app 100 0 (via proxy)');
+    expect(lines).toContain('rdsProxy the proxy pool (MaxConnectionsPercent of dbMaxConnections) app - 45');
+    expect(lines).toContain('s3UploadArrived sqs app 2 2');
+    expect(lines).toContain(
+      'app user 48 (processImports 1 + s3UploadArrived 2 + rdsProxy 45) ≤ dbMaxUserConnections 60 − headroom 2 = 58 ok',
+    );
+    expect(lines).toContain(
+      'all users 49 (processImports 1 + s3UploadArrived 2 + monitor 1 + rdsProxy 45) ≤ dbMaxConnections 90 − headroom 2 = 88 ok',
+    );
+  });
+
+  it('fails a borrow timeout that does not end before the API timeout, and a pool the app user cannot hold', () => {
+    expect(proxiedSlowBorrow.code).toBe(1);
+    expect(proxiedSlowBorrow.stderr).toContain(
+      "Stage prod: the proxy's ConnectionBorrowTimeout 10 s must be below api's timeout 10 s",
+    );
+    expect(proxiedSlowBorrow.stderr).toContain(
+      'Stage prod can open 48 app-user connections (processImports 1 + s3UploadArrived 2 + rdsProxy 45) but dbMaxUserConnections 30 − headroom 2 leaves 28',
+    );
+    expect(proxiedSlowBorrow.stderr).toContain('Or lower dbProxyMaxConnectionsPercent');
   });
 });

@@ -5,12 +5,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployedResources, type Resource, type Template } from '../helpers/cloudformation.js';
 import { withPackageLock } from '../helpers/package-lock.js';
 
 const run = promisify(execFile);
-
-type Resource = { Type: string; Properties: Record<string, unknown> };
-type Template = { Resources: Record<string, Resource> };
 
 let outputDir: string;
 let template: Template;
@@ -175,8 +173,10 @@ describe('serverless package (offline)', () => {
     expect(secretsReadBy('MonitorRole')).toEqual([secretArn('monitor-db'), secretArn('db')]);
     expect(roleOf('S3UploadArrivedLambdaFunction')).toBe('S3UploadArrivedRole');
     expect(secretsReadBy('S3UploadArrivedRole')).toEqual([secretArn('db')]);
+    // The RDS Proxy's role exists only with dbProxy=true (package-db-proxy.test.ts).
     expect(
-      resourcesOfType('AWS::IAM::Role')
+      Object.entries(deployedResources(template))
+        .filter(([, resource]) => resource.Type === 'AWS::IAM::Role')
         .map(([name]) => name)
         .sort(),
     ).toEqual(['ApiRole', 'MonitorRole', 'ProcessImportsRole', 'S3UploadArrivedRole']);

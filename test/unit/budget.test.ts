@@ -221,3 +221,142 @@ describe('appUserConnectionShortfall', () => {
     expect(appUserConnectionShortfall(10, { appUserConnections: 11, headroom: 2 })).toBe(3);
   });
 });
+
+describe('checkConnectionBudget in RDS Proxy mode', () => {
+  const proxy = { maxConnectionsPercent: 50, borrowTimeoutSeconds: 5, functions: ['api'] };
+  const withTimeouts = (api: number): BudgetFunction[] =>
+    functions(api, 1, 1).map((fn) => ({ ...fn, timeoutSeconds: fn.key === 'api' ? 10 : 300 }));
+
+  it('counts the proxy pool, not the API, against both limits: the API may exceed the pool', () => {
+    const result = checkConnectionBudget({
+      functions: withTimeouts(100),
+      dbMaxUserConnections: 60,
+      dbMaxConnections: 90,
+      headroom: 2,
+      proxy,
+    });
+    expect(result.problems).toEqual([]);
+    expect(result.ok).toBe(true);
+    expect(result.rows).toContainEqual({
+      key: 'api',
+      dbUser: 'app',
+      reservedConcurrency: 100,
+      maxConnections: 0,
+      via: 'proxy',
+    });
+    expect(result.rows).toContainEqual({
+      key: 'rdsProxy',
+      dbUser: 'app',
+      reservedConcurrency: undefined,
+      maxConnections: 45,
+      via: 'pool',
+    });
+    expect(
+      result.checks.map((check) => [check.scope, check.connections, check.breakdown, check.available]),
+    ).toEqual([
+      ['app user', 46, 'processImports 1 + rdsProxy 45', 58],
+      ['all users', 47, 'processImports 1 + monitor 1 + rdsProxy 45', 88],
+    ]);
+    expect(result.totals).toEqual({ appUserConnections: 46, monitorConnections: 1, allConnections: 47 });
+  });
+
+  it('fails when the pool, the processor and the monitor overrun max_connections minus headroom', () => {
+    const result = checkConnectionBudget({
+      stage: 'prod',
+      functions: withTimeouts(10),
+      dbMaxUserConnections: 1000,
+      dbMaxConnections: 100,
+      headroom: 2,
+      proxy: { ...proxy, maxConnectionsPercent: 97 },
+    });
+    expect(result.ok).toBe(false);
+    expect(result.problems).toEqual([
+      'Stage prod can open 99 connections in all (processImports 1 + monitor 1 + rdsProxy 97) but dbMaxConnections 100 − headroom 2 leaves 98',
+    ]);
+  });
+
+  it('fails when the app user’s limit cannot hold the pool beside the processor', () => {
+    const result = checkConnectionBudget({
+      functions: withTimeouts(10),
+      dbMaxUserConnections: 30,
+      dbMaxConnections: 90,
+      headroom: 2,
+      proxy,
+    });
+    expect(result.problems).toEqual([
+      'The stage can open 46 app-user connections (processImports 1 + rdsProxy 45) but dbMaxUserConnections 30 − headroom 2 leaves 28',
+    ]);
+  });
+
+  it('needs max_connections to size the pool', () => {
+    const result = checkConnectionBudget({
+      functions: withTimeouts(10),
+      dbMaxUserConnections: 30,
+      headroom: 2,
+      proxy,
+    });
+    expect(result.ok).toBe(false);
+    expect(result.problems).toContain(
+      "The stage uses RDS Proxy: set dbMaxConnections (the server's max_connections), which sizes its pool",
+    );
+  });
+
+  it('fails a borrow timeout that does not end before the API’s own timeout', () => {
+    for (const borrowTimeoutSeconds of [10, 11]) {
+      const result = checkConnectionBudget({
+        functions: withTimeouts(10),
+        dbMaxUserConnections: 60,
+        dbMaxConnections: 90,
+        headroom: 2,
+        proxy: { ...proxy, borrowTimeoutSeconds },
+      });
+      expect(result.problems).toEqual([
+        `The stage: the proxy's ConnectionBorrowTimeout ${borrowTimeoutSeconds} s must be below api's timeout 10 s, or a queued borrow outlives the invocation`,
+      ]);
+    }
+    const fits = checkConnectionBudget({
+      functions: withTimeouts(10),
+      dbMaxUserConnections: 60,
+      dbMaxConnections: 90,
+      headroom: 2,
+      proxy: { ...proxy, borrowTimeoutSeconds: 9 },
+    });
+    expect(fits.ok).toBe(true);
+  });
+
+  it('fails a pool rounded down to nothing and a percentage out of range', () => {
+    const tiny = checkConnectionBudget({
+      functions: withTimeouts(10),
+      dbMaxUserConnections: 60,
+      dbMaxConnections: 10,
+      headroom: 2,
+      proxy: { ...proxy, maxConnectionsPercent: 5 },
+    });
+    expect(tiny.problems).toContain(
+      'The stage: dbProxyMaxConnectionsPercent 5 of dbMaxConnections 10 leaves the proxy no connection',
+    );
+    const over = checkConnectionBudget({
+      functions: withTimeouts(10),
+      dbMaxUserConnections: 600,
+      dbMaxConnections: 90,
+      headroom: 2,
+      proxy: { ...proxy, maxConnectionsPercent: 101 },
+    });
+    expect(over.problems).toContain(
+      'dbProxyMaxConnectionsPercent must be a whole number from 1 to 100, not 101',
+    );
+  });
+
+  it('still requires reserved concurrency on the function behind the proxy', () => {
+    const result = checkConnectionBudget({
+      functions: functions(undefined, 1, 1).map((fn) => ({ ...fn, timeoutSeconds: 10 })),
+      dbMaxUserConnections: 60,
+      dbMaxConnections: 90,
+      headroom: 2,
+      proxy,
+    });
+    expect(result.problems).toContain(
+      'The stage: function api has no reservedConcurrency, so it can open unbounded app-user connections; give it one',
+    );
+  });
+});

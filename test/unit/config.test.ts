@@ -192,3 +192,81 @@ describe('loadConfig: api', () => {
     });
   });
 });
+
+describe('IAM authentication and RDS Proxy settings', () => {
+  const IAM = {
+    DB_NAME: 'eclectyc',
+    DB_AUTH: 'iam',
+    DB_IAM_USER: 'eclectyc_api',
+    AWS_REGION: 'eu-west-2',
+    DB_TLS: 'rds',
+  };
+
+  it('defaults to password auth, straight to the server', () => {
+    const db = loadConfig(LOCAL).db;
+    expect(db.auth).toEqual({ mode: 'password' });
+    expect(db.proxy).toBeUndefined();
+  });
+
+  it('reads DB_AUTH=iam: the IAM user, the region and a token cache of at most 10 minutes, no secret', () => {
+    const db = loadConfig({ ...IAM, DB_SECRET_ID: 'eclectyc/prod/db', DB_PASSWORD: 'ignored' }).db;
+    expect(db.auth).toEqual({ mode: 'iam', region: 'eu-west-2', tokenCacheTtlMs: 600_000 });
+    expect(db.user).toBe('eclectyc_api');
+    expect(db.secretId).toBeUndefined();
+    expect(db.password).toBeUndefined();
+    expect(loadConfig({ ...IAM, DB_IAM_TOKEN_CACHE_S: '120' }).db.auth).toMatchObject({
+      tokenCacheTtlMs: 120_000,
+    });
+    expect(() => loadConfig({ ...IAM, DB_IAM_TOKEN_CACHE_S: '601' })).toThrow(/DB_IAM_TOKEN_CACHE_S/);
+  });
+
+  it('refuses DB_AUTH=iam without verified TLS, naming DB_AUTH', () => {
+    for (const tls of [{}, { DB_TLS: 'off' }]) {
+      expect(() => loadConfig({ ...IAM, DB_TLS: undefined, ...tls })).toThrow(
+        new ConfigError(
+          'DB_AUTH',
+          'iam sends its token with mysql_clear_password and needs verified TLS: set DB_TLS to rds or verify',
+        ),
+      );
+    }
+  });
+
+  it('names DB_IAM_USER and AWS_REGION when IAM auth lacks them', () => {
+    expect(() => loadConfig({ ...IAM, DB_IAM_USER: '' })).toThrow(
+      new ConfigError('DB_IAM_USER', 'is required with DB_AUTH=iam'),
+    );
+    expect(() => loadConfig({ ...IAM, AWS_REGION: undefined })).toThrow(
+      new ConfigError('AWS_REGION', 'is required with DB_AUTH=iam'),
+    );
+    expect(() => loadConfig({ ...IAM, DB_AUTH: 'kerberos' })).toThrow(
+      /DB_AUTH: must be one of: password, iam/,
+    );
+  });
+
+  it('reads DB_PROXY_ENDPOINT as host with an optional port (3306 by default)', () => {
+    expect(
+      loadConfig({ ...LOCAL, DB_PROXY_ENDPOINT: 'p.proxy-x.eu-west-2.rds.amazonaws.com' }).db.proxy,
+    ).toEqual({
+      host: 'p.proxy-x.eu-west-2.rds.amazonaws.com',
+      port: 3306,
+    });
+    expect(loadConfig({ ...LOCAL, DB_PROXY_ENDPOINT: '127.0.0.1:13306' }).db.proxy).toEqual({
+      host: '127.0.0.1',
+      port: 13306,
+    });
+    for (const bad of ['https://p.example', 'p.example:0', 'p.example:99999', 'p example']) {
+      expect(() => loadConfig({ ...LOCAL, DB_PROXY_ENDPOINT: bad })).toThrow(/DB_PROXY_ENDPOINT/);
+    }
+  });
+
+  it('keeps the monitor on its own password login straight to the server', () => {
+    const config = loadConfig({
+      ...IAM,
+      DB_PROXY_ENDPOINT: 'p.example',
+      MONITOR_DB_SECRET_ID: 'eclectyc/prod/monitor-db',
+    });
+    expect(config.monitor?.db.auth).toEqual({ mode: 'password' });
+    expect(config.monitor?.db.proxy).toBeUndefined();
+    expect(config.monitor?.targetUsers).toEqual({ from: 'list', users: ['eclectyc_api'] });
+  });
+});

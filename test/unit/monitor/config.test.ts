@@ -110,6 +110,43 @@ describe('loadConfig: monitor section', () => {
     expect(loadConfig(MONITOR).monitor?.budget).toBeUndefined();
   });
 
+  it("behind RDS Proxy counts the proxy's pool (a share of max_connections) instead of the API", () => {
+    const config = loadConfig({
+      ...MONITOR,
+      BUDGET_DB_MAX_USER_CONNECTIONS: '60',
+      BUDGET_APP_USER_CONCURRENCY: '1,2',
+      BUDGET_DB_PROXY: 'true',
+      BUDGET_PROXY_MAX_CONNECTIONS_PERCENT: '50',
+      BUDGET_DB_MAX_CONNECTIONS: '91',
+    });
+    // floor(91 × 50 %) = 45, plus processImports 1 and s3UploadArrived 2.
+    expect(config.monitor?.budget).toEqual({
+      assumedMaxUserConnections: 60,
+      appUserConnections: 48,
+      headroom: 2,
+    });
+    expect(() =>
+      loadConfig({
+        ...MONITOR,
+        BUDGET_DB_MAX_USER_CONNECTIONS: '60',
+        BUDGET_DB_PROXY: 'true',
+        BUDGET_PROXY_MAX_CONNECTIONS_PERCENT: '50',
+        BUDGET_DB_MAX_CONNECTIONS: '',
+      }),
+    ).toThrow(/^BUDGET_DB_MAX_CONNECTIONS: is required/);
+    // Without the proxy the percentage (always passed by serverless.yml) changes nothing.
+    expect(
+      loadConfig({
+        ...MONITOR,
+        BUDGET_DB_MAX_USER_CONNECTIONS: '30',
+        BUDGET_APP_USER_CONCURRENCY: '10,1,2',
+        BUDGET_DB_PROXY: 'false',
+        BUDGET_PROXY_MAX_CONNECTIONS_PERCENT: '50',
+        BUDGET_DB_MAX_CONNECTIONS: '',
+      }).monitor?.budget,
+    ).toEqual({ assumedMaxUserConnections: 30, appUserConnections: 13, headroom: 2 });
+  });
+
   it('names BUDGET_APP_USER_CONCURRENCY when an entry is not a number', () => {
     expect(() =>
       loadConfig({ ...MONITOR, BUDGET_DB_MAX_USER_CONNECTIONS: '30', BUDGET_APP_USER_CONCURRENCY: '10,x' }),
