@@ -1,7 +1,7 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { type Config, loadConfig } from '../lib/config.js';
 import { withConnection } from '../lib/db.js';
-import { isConnectionGone } from '../lib/errors.js';
+import { asDatabaseError, isConnectionGone } from '../lib/errors.js';
 import { logger } from '../lib/logger.js';
 import { parseQueueMessage } from '../lib/storage/upload-events.js';
 import { type ArrivalOutcome, markUploadArrived } from '../lib/storage/upload-repository.js';
@@ -34,7 +34,11 @@ export function createS3UploadArrivedHandler(config: Config) {
             } catch (error) {
               // A lost connection fails every message left; anything else only this one.
               if (isConnectionGone(error)) throw error;
-              logger.error('upload event failed', { messageId: message.messageId, error: asError(error) });
+              // asDatabaseError: a driver error carries its statement, values and all; logs never do.
+              logger.error('upload event failed', {
+                messageId: message.messageId,
+                error: asError(asDatabaseError(error)),
+              });
               failed.push(message.messageId);
             }
           }

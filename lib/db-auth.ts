@@ -3,7 +3,7 @@
 // a token is never logged and leaves only inside a TLS connection whose certificate was verified.
 
 import { createHash, createHmac } from 'node:crypto';
-import { TLSSocket } from 'node:tls';
+import { checkServerIdentity, TLSSocket } from 'node:tls';
 import type { AuthPlugin } from 'mysql2';
 import type { ConnectionOptions } from 'mysql2/promise';
 import { type DbConfig, type DbTls, MAX_IAM_TOKEN_CACHE_MS } from './config.js';
@@ -224,11 +224,16 @@ export function passwordOptions(
   // No password: mysql2's first answer carries no hash of the token, only the plugin sends it.
   return {
     password: '',
-    authPlugins: { mysql_clear_password: clearPasswordOverVerifiedTls(credentials.token) },
+    authPlugins: { mysql_clear_password: clearPasswordOverVerifiedTls(credentials.token, credentials.host) },
   };
 }
 
-function clearPasswordOverVerifiedTls(token: string): AuthPlugin {
+/**
+ * The certificate must also name the host, even when that is an IP address: mysql2 checks only the chain
+ * for an IP (lib/db.ts sslOptions), which is enough for a password but would hand the token to any server
+ * holding a certificate from the same CA (any RDS instance's, with DB_TLS=rds).
+ */
+function clearPasswordOverVerifiedTls(token: string, host: string): AuthPlugin {
   return ({ connection }) =>
     () => {
       // mysql2 swaps its `stream` for the TLSSocket once TLS is up (its typings leave the field out).
@@ -236,6 +241,11 @@ function clearPasswordOverVerifiedTls(token: string): AuthPlugin {
       if (!(stream instanceof TLSSocket) || !stream.encrypted || !stream.authorized) {
         throw new AuthTokenError(
           'The server asked for mysql_clear_password on a connection without verified TLS; the IAM token was not sent',
+        );
+      }
+      if (checkServerIdentity(host, stream.getPeerCertificate()) !== undefined) {
+        throw new AuthTokenError(
+          "The server's certificate does not name the host it was reached at; the IAM token was not sent",
         );
       }
       return Buffer.from(`${token}\0`, 'utf8');

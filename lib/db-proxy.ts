@@ -16,6 +16,9 @@ export const PROXY_BORROW_TIMEOUT_ERRNO = 9501;
  */
 const PROXY_REFUSAL_ERRNOS: ReadonlySet<number> = new Set([PROXY_BORROW_TIMEOUT_ERRNO, 1040]);
 
+/** The proxy pins a session that sends a statement over 16 KB of text. */
+export const PROXY_PINNING_STATEMENT_BYTES = 16 * 1024;
+
 export function isBehindProxy(config: DbConfig): boolean {
   return config.proxy !== undefined;
 }
@@ -48,6 +51,7 @@ export function statementsFor(connection: Connection, config: DbConfig): Db {
     get threadId() {
       return connection.threadId;
     },
+    maxStatementBytes: PROXY_PINNING_STATEMENT_BYTES,
   };
 }
 

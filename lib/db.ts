@@ -31,6 +31,8 @@ import type { SecretCache } from './secrets.js';
 /** What work may do with the connection: run statements and transactions, never end or share it. */
 export type Db = Pick<Connection, 'query' | 'execute' | 'beginTransaction' | 'commit' | 'rollback'> & {
   readonly threadId: number | null;
+  /** Behind RDS Proxy, a statement longer than this pins the session; undefined: no such bound. */
+  readonly maxStatementBytes?: number | undefined;
 };
 
 /** withConnection bound to one invocation's config and clock: what request handlers are given. */

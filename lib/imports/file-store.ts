@@ -9,12 +9,23 @@ import type { Db } from '../db.js';
 /** Well under the default max_allowed_packet (16 MB on MariaDB, 64 MB on MySQL 8). */
 export const FILE_CHUNK_BYTES = 512 * 1024;
 
+/** Room in a bounded statement for its SQL text and ids around the chunk's X'<hex>' (2 bytes a byte). */
+const CHUNK_STATEMENT_OVERHEAD_BYTES = 256;
+
+/**
+ * Chunks of FILE_CHUNK_BYTES; where statements are bounded (behind RDS Proxy: over 16 KB pins the
+ * session) each INSERT stays under the bound, so the file takes more, smaller chunks.
+ */
 export async function storeFileChunks(db: Db, jobId: number, gzipped: Buffer): Promise<number> {
+  const chunkBytes =
+    db.maxStatementBytes === undefined
+      ? FILE_CHUNK_BYTES
+      : Math.floor((db.maxStatementBytes - CHUNK_STATEMENT_OVERHEAD_BYTES) / 2);
   let chunkNo = 0;
-  for (let offset = 0; offset < gzipped.length || chunkNo === 0; offset += FILE_CHUNK_BYTES) {
+  for (let offset = 0; offset < gzipped.length || chunkNo === 0; offset += chunkBytes) {
     await db.query<ResultSetHeader>(
       'INSERT INTO import_file_chunks (job_id, chunk_no, data) VALUES (?, ?, ?)',
-      [jobId, chunkNo, gzipped.subarray(offset, offset + FILE_CHUNK_BYTES)],
+      [jobId, chunkNo, gzipped.subarray(offset, offset + chunkBytes)],
     );
     chunkNo++;
   }

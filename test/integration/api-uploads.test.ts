@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { RowDataPacket } from 'mysql2/promise';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createApiHandler } from '../../functions/api.js';
 import { createProcessImportsHandler } from '../../functions/process-imports.js';
 import { createS3UploadArrivedHandler } from '../../functions/s3-upload-arrived.js';
@@ -320,6 +320,43 @@ describe('upload arrival (S3 event → awaiting_upload → queued)', () => {
     );
     expect(result).toEqual({ batchItemFailures: [] });
     expect((await jobRow(testDb, ticket.batch_id)).status).toBe('expired');
+  });
+
+  it('fails only the message whose statement fails, and logs the failure without its SQL text', async () => {
+    const ticket = await ticketFor({ type: 'daily', filename: 'odd.csv' });
+    const key = String(ticket.upload?.fields.key);
+    // An ETag longer than its column: the UPDATE fails as a statement error, the connection stays up.
+    const odd = {
+      Records: [
+        {
+          eventName: 'ObjectCreated:Post',
+          s3: { bucket: { name: s3.bucket }, object: { key, eTag: 'f'.repeat(300), size: 7 } },
+        },
+      ],
+    };
+    const written: string[] = [];
+    const capture = (...chunks: unknown[]) => {
+      written.push(chunks.map(String).join(' '));
+      return true;
+    };
+    const spies = [
+      vi.spyOn(process.stdout, 'write').mockImplementation(capture),
+      vi.spyOn(process.stderr, 'write').mockImplementation(capture),
+      ...(['log', 'info', 'warn', 'error'] as const).map((level) =>
+        vi.spyOn(console, level).mockImplementation(capture),
+      ),
+    ];
+    let result: unknown;
+    try {
+      result = await arrived(testDb.config(env))(asSqsEvent(odd, 'm1') as never, fakeContext());
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm1' }] });
+    const logs = written.join('');
+    expect(logs).toContain('upload event failed');
+    expect(logs).not.toContain('UPDATE import_jobs');
+    expect((await jobRow(testDb, ticket.batch_id)).status).toBe('awaiting_upload');
   });
 
   it('ignores the s3:TestEvent without opening a connection', async () => {

@@ -313,6 +313,30 @@ describe('the token never crosses plain TCP', () => {
     }
   });
 
+  it('sends no token to a server whose verified certificate names another host (the host is an IP)', async () => {
+    // The certificate chains to the configured CA but names someone else: for a password mysql2's
+    // chain-only check of an IP host is the documented compromise; a token must not go there.
+    const otherDir = await mkdtemp(join(tmpdir(), 'eclectyc-iam-other-'));
+    const other = await makeTestCertificates(otherDir, 'DNS:elsewhere.invalid');
+    const { tokens, issued } = countingTokens();
+    const endpoint = await startFakeRdsEndpoint({
+      tls: { key: await readFile(other.keyFile, 'utf8'), cert: await readFile(other.certFile, 'utf8') },
+      authenticate: () => undefined,
+    });
+    try {
+      const config = iamConfig(endpoint.port, { DB_TLS_CA_FILE: other.caFile });
+      const error = await withConnection(config, (db) => db.query('SELECT 1'), { authTokens: tokens }).catch(
+        (caught: unknown) => caught,
+      );
+      expect(error).toBeInstanceOf(Error);
+      expect(issued).toHaveLength(1);
+      expect(endpoint.logins.map((login) => login.clearPassword)).not.toContain(issued[0]);
+    } finally {
+      await endpoint.close();
+      await rm(otherDir, { recursive: true, force: true });
+    }
+  });
+
   it('has its clear-password plugin refuse a plain socket even when asked on one', async () => {
     // Bypass withConnection: mysql2 with our auth options but no `ssl`, against a server that asks for
     // the clear-text password over plain TCP. The plugin checks the socket itself.

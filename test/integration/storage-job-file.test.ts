@@ -97,6 +97,49 @@ describe('openJobFile', () => {
     });
   });
 
+  it('resumes a Content-Encoding: gzip object past its compressed size, not as an empty rest', async () => {
+    // Compressible rows: the checkpoint's offset (in the file's bytes) lies beyond the stored bytes'
+    // end, where a ranged GetObject answers 416, which must not read as "nothing left to import".
+    const rows = Array.from({ length: 400 }, (_, i) => `E${i},01/01/2024,${i}.5\n`).join('');
+    const file = `MPAN,Date,Reading\n${rows}`;
+    const stored = gzipSync(file);
+    const offset = file.lastIndexOf('E300,');
+    expect(offset).toBeGreaterThan(stored.length);
+    const etag = await put('imports/c/big-encoded.csv', stored, 'gzip');
+    const location: JobFileLocation = {
+      kind: 's3',
+      bucket: s3.bucket,
+      key: 'imports/c/big-encoded.csv',
+      etag,
+    };
+    expect(await readFrom(location, offset)).toEqual({ seek: 'skip', text: file.slice(offset) });
+  });
+
+  it('fails a resume whose offset is past the end of the file instead of reading nothing', async () => {
+    const plainEtag = await put('imports/g/short.csv', FILE);
+    const plain: JobFileLocation = {
+      kind: 's3',
+      bucket: s3.bucket,
+      key: 'imports/g/short.csv',
+      etag: plainEtag,
+    };
+    const size = Buffer.byteLength(FILE);
+    // At the very end: nothing left, which is fine; one byte past it: the checkpoint is not this file's.
+    expect(await readFrom(plain, size)).toEqual({ seek: 'range', text: '' });
+    const ranged = await readFrom(plain, size + 1).catch((caught: unknown) => caught);
+    expect(ranged instanceof StoredFileError ? ranged.code : ranged).toBe('offset-past-end');
+    const gzEtag = await put('imports/g/short.csv.gz', gzipSync(FILE));
+    const gz: JobFileLocation = {
+      kind: 's3',
+      bucket: s3.bucket,
+      key: 'imports/g/short.csv.gz',
+      etag: gzEtag,
+    };
+    expect(await readFrom(gz, size)).toEqual({ seek: 'skip', text: '' });
+    const skipped = await readFrom(gz, size + 1).catch((caught: unknown) => caught);
+    expect(skipped instanceof StoredFileError ? skipped.code : skipped).toBe('offset-past-end');
+  });
+
   it('refuses to continue in an object replaced after its ETag was recorded', async () => {
     const etag = await put('imports/d/replaced.csv', FILE);
     await put('imports/d/replaced.csv', FILE.replace('1.5', '9.5'));

@@ -2,19 +2,23 @@
 // the session is left as the target group's InitQuery would have set it, statements with values never
 // become prepared statements (they would pin a proxied session), and the session still ends.
 
-import { TypedParameter } from 'mysql2';
-import type { RowDataPacket } from 'mysql2/promise';
+import { randomBytes } from 'node:crypto';
+import { format, TypedParameter } from 'mysql2';
+import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withConnection } from '../../lib/db.js';
 import { AppError } from '../../lib/errors.js';
+import { storeFileChunks } from '../../lib/imports/file-store.js';
 import { ADMIN_CONNECTION, createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { fakeContext } from '../helpers/lambda.js';
+import { migrate } from '../helpers/schema.js';
 import { proveSessionAccounting } from '../helpers/session-accounting.js';
 
 let testDb: TestDatabase;
 
 beforeAll(async () => {
   testDb = await createTestDatabase();
+  await migrate(testDb);
 });
 
 afterAll(async () => {
@@ -85,6 +89,32 @@ describe('withConnection behind RDS Proxy', () => {
     ).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(AppError);
     expect(String((error as Error).message)).toContain('pins the proxy');
+  });
+
+  it('stores an in-body upload in INSERTs under the 16 KB that pins a proxied session', async () => {
+    const gzipped = randomBytes(100_000);
+    const storedVia = async (config: ReturnType<typeof proxied>) => {
+      const [job] = await testDb.admin.query<ResultSetHeader>(
+        `INSERT INTO \`${testDb.name}\`.import_jobs (batch_id, filename, import_type) VALUES (UUID(), 'f.csv', 'daily')`,
+      );
+      await withConnection(config, (db) => storeFileChunks(db, job.insertId, gzipped));
+      const [chunks] = await testDb.admin.query<RowDataPacket[]>(
+        `SELECT data FROM \`${testDb.name}\`.import_file_chunks WHERE job_id = ? ORDER BY chunk_no`,
+        [job.insertId],
+      );
+      const data = chunks.map((chunk) => chunk.data as Buffer);
+      // The statement's text as the proxy sees it: query() escapes a Buffer as X'<hex>'.
+      const sql = 'INSERT INTO import_file_chunks (job_id, chunk_no, data) VALUES (?, ?, ?)';
+      const longest = Math.max(
+        ...data.map((chunk) => format(sql, [job.insertId, data.length, chunk]).length),
+      );
+      return { chunks: data.length, longest, intact: Buffer.concat(data).equals(gzipped) };
+    };
+    const behindProxy = await storedVia(proxied());
+    expect(behindProxy.intact).toBe(true);
+    expect(behindProxy.longest).toBeLessThanOrEqual(16 * 1024);
+    // Straight to the server the chunks stay large (one query each on the processor's side).
+    expect(await storedVia(testDb.config().db)).toMatchObject({ chunks: 1, intact: true });
   });
 
   it('still prepares statements when connecting straight to the server', async () => {
