@@ -150,7 +150,9 @@ describe('npm run budget with dbProxy=true', () => {
     expect(proxied.stderr).toBe('');
     expect(proxied.code).toBe(0);
     const lines = proxied.stdout.split('\n').map((line) => line.replace(/\s+/g, ' ').trim());
-    expect(lines).toContain('api HTTP API GET /api/health, ANY /api/{proxy+}, GET /, GET /console, GET /console/{asset} app 100 0 (via proxy)');
+    expect(lines).toContain(
+      'api HTTP API GET /api/health, ANY /api/{proxy+}, GET /, GET /console, GET /console/{asset} app 100 0 (via proxy)',
+    );
     expect(lines).toContain('rdsProxy the proxy pool (MaxConnectionsPercent of dbMaxConnections) app - 45');
     expect(lines).toContain('s3UploadArrived sqs app 2 2');
     expect(lines).toContain(
