@@ -6,6 +6,7 @@
 // behave as documented.
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -176,7 +177,7 @@ describe('npm start on a machine where nothing answers at the default port', () 
     expect(job.status).toBe('completed');
   }, 180_000);
 
-  it('serves the console: in Chromium, sign in, upload examples/daily.csv, see it complete, chart it', async () => {
+  it('serves the console: in Chromium, sign in, upload examples/daily.csv, see it complete, chart it, cancel a queued job', async () => {
     const { apiToken } = await readCredentials(env);
     const browser = await launchChromium();
     try {
@@ -206,6 +207,23 @@ describe('npm start on a machine where nothing answers at the default port', () 
         .poll(() => page.locator('#readings-status').textContent())
         .toBe('7 of 10 days have a reading; 3 missing in 1 gap; 1 estimated.');
       await page.screenshot({ path: join(REPO, '.local/artifacts/console/local-stack.png'), fullPage: true });
+      // Cancel a queued job. It waits to be retried in an hour, so the every-minute schedule cannot
+      // claim it between the click and the cancel (a freshly uploaded one could be taken first).
+      const waiting = randomUUID();
+      await adminQuery(
+        `INSERT INTO import_jobs (batch_id, filename, import_type, status, retry_at)
+         VALUES (?, 'waiting-retry.csv', 'daily', 'queued', NOW(3) + INTERVAL 1 HOUR)`,
+        [waiting],
+      );
+      await page.locator('#jobs-refresh').click();
+      await page.locator('#jobs-body tr', { hasText: 'waiting-retry.csv' }).getByRole('button').click();
+      await page.getByRole('button', { name: 'Cancel import' }).click();
+      await expect.poll(() => page.locator('#job-message').textContent()).toBe('Import cancelled.');
+      const [cancelled] = await adminQuery<RowDataPacket[]>(
+        'SELECT status FROM import_jobs WHERE batch_id = ?',
+        [waiting],
+      );
+      expect(cancelled?.status).toBe('cancelled');
       expect(problems).toEqual([]);
     } finally {
       await browser.close();
