@@ -1,14 +1,22 @@
 // `npm run bench:import`: the real processor against the database's own bulk-load limit, side by side
-// in one process. Generates 1,000,320 half-hourly readings (long format, 1,042 meters × 20 days × 48),
-// imports them with processImports(), loads the same rows with LOAD DATA LOCAL INFILE into an
-// identically-indexed table, re-imports the file (all updates), and imports the same readings in wide
-// format. Prints rows/s, the ratio to LOAD DATA, and the processor's peak RSS. Own database, dropped after.
+// in one process. Generates 1,000,320 half-hourly readings (long format, 1,042 meters × 20 days × 48)
+// and, for each write path (LOAD DATA LOCAL, then INSERT as a server with local_infile OFF runs it),
+// imports them with processImports() into an empty table and re-imports the file (all updates), with
+// LOAD DATA LOCAL INFILE of the same rows into an identically-indexed table right before and after;
+// then imports the readings in wide format. Prints rows/s, each path's ratio to LOAD DATA, what each
+// run sent the server (statements, bytes), and the processor's peak RSS. Own database, dropped after.
+//
+// It runs on a disposable MariaDB with the shared server's buffer pool, redo log and packet size, so it
+// can switch the GLOBAL local_infile OFF around the INSERT path's runs (MariaDB has no SESSION form) and
+// the processor reaches that path the way production does, through IMPORT_WRITE_MODE=auto.
+// BENCH_SERVER=shared uses DB_HOST's server instead (leaving local_infile alone, forcing
+// IMPORT_WRITE_MODE=insert); BENCH_PATHS=insert (or load) runs one path only.
 // The processor runs as Lambda runs it: bundled by esbuild into one file (run through tsx instead, its
 // loader thread alone adds about 55 MB of RSS). BENCH_WORKER=tsx runs it through tsx.
 
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,17 +29,30 @@ import { loadConfig } from '../lib/config.js';
 import { withConnection } from '../lib/db.js';
 import { storeFileChunks } from '../lib/imports/file-store.js';
 import { applyMigrations, readMigrations } from '../lib/migrate.js';
+import { startDisposableMariaDb } from '../test/helpers/disposable-mariadb.js';
 
 const run = promisify(execFile);
 const METERS = Number(process.env.BENCH_METERS ?? 1042);
 const DAYS = Number(process.env.BENCH_DAYS ?? 20);
 const BATCH = Number(process.env.IMPORT_BATCH_SIZE ?? 10_000);
-const WRITE_MODE = process.env.IMPORT_WRITE_MODE ?? 'auto';
+const PATHS = (process.env.BENCH_PATHS ?? 'load,insert').split(',') as WritePath[];
 const WORKER = process.env.BENCH_WORKER === 'tsx' ? 'tsx' : 'bundle';
-const host = process.env.DB_HOST ?? '127.0.0.1';
-const port = Number(process.env.DB_PORT ?? 3306);
-const rootUser = process.env.DB_ROOT_USER ?? 'root';
-const rootPassword = process.env.DB_ROOT_PASSWORD ?? '';
+const server =
+  process.env.BENCH_SERVER === 'shared'
+    ? null
+    : await startDisposableMariaDb({
+        serverOptions: [
+          '--innodb-buffer-pool-size=128M',
+          '--innodb-log-file-size=96M',
+          '--max-allowed-packet=16M',
+          '--local-infile=1',
+        ],
+      });
+const host = server?.host ?? process.env.DB_HOST ?? '127.0.0.1';
+const port = server?.port ?? Number(process.env.DB_PORT ?? 3306);
+const rootUser = server === null ? (process.env.DB_ROOT_USER ?? 'root') : 'root';
+const rootPassword = server === null ? (process.env.DB_ROOT_PASSWORD ?? '') : '';
+type WritePath = 'load' | 'insert';
 
 const suffix = randomBytes(4).toString('hex');
 const database = `bench_import_${suffix}`;
@@ -97,15 +118,55 @@ async function queueFile(type: 'hh', path: string): Promise<string> {
   return batchId;
 }
 
+/** The disposable server's process id, found by its port on its command line (Linux /proc). */
+function serverPid(serverPort: number): number {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (args.some((arg) => /mariadbd|mysqld/.test(arg)) && args.includes(`--port=${serverPort}`))
+        return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  throw new Error(`no server process for port ${serverPort}`);
+}
+const pid = server === null ? null : serverPid(server.port);
+
+/** CPU seconds the server process has used so far (user + system; NaN on a shared server). */
+function serverCpuSeconds(): number {
+  if (pid === null) return Number.NaN;
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks, 100 a second on Linux
+}
+
 type WorkerReport = { seconds: number; peakRssMb: number; outcomes: string[] };
 
-/** Runs the processor in a child process (bench/import-worker.ts) so its peak RSS is its own. */
-async function runProcessor(): Promise<{
+/** What the server counted: statements by kind and bytes received (all sessions: exact on our own server). */
+async function serverCounters(): Promise<Record<string, number>> {
+  const [rows] = await admin.query<RowDataPacket[]>(
+    `SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_replace', 'Com_insert', 'Com_load', 'Com_set_option', 'Com_commit', 'Questions', 'Bytes_received')`,
+  );
+  return Object.fromEntries(rows.map((row) => [String(row.Variable_name), Number(row.Value)]));
+}
+
+/**
+ * Runs the processor in a child process (bench/import-worker.ts) so its peak RSS is its own. On our own
+ * server the INSERT path runs with local_infile switched OFF and write mode auto.
+ */
+async function runProcessor(path: WritePath | 'auto'): Promise<{
   seconds: number;
   readings: number;
   status: string;
   peakRssMb: number;
+  serverCpuS: number;
+  sent: string;
 }> {
+  const switchOff = path === 'insert' && server !== null;
+  if (switchOff) await admin.query('SET GLOBAL local_infile = 0');
+  const before = await serverCounters();
+  const cpuBefore = serverCpuSeconds();
   // BENCH_CPU_PROF_DIR=dir writes each processor run's CPU profile there (node --cpu-prof).
   const profile = process.env.BENCH_CPU_PROF_DIR;
   const flags = profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`];
@@ -120,11 +181,16 @@ async function runProcessor(): Promise<{
       DB_PASSWORD: password,
       FUNCTION_TIMEOUT_S: '900',
       IMPORT_BATCH_SIZE: String(BATCH),
-      IMPORT_WRITE_MODE: WRITE_MODE,
+      IMPORT_WRITE_MODE: path === 'insert' && !switchOff ? 'insert' : 'auto',
       POWERTOOLS_LOG_LEVEL: 'WARN',
     },
     maxBuffer: 1 << 20,
+  }).finally(async () => {
+    if (switchOff) await admin.query('SET GLOBAL local_infile = 1');
   });
+  const serverCpuS = serverCpuSeconds() - cpuBefore;
+  const after = await serverCounters();
+  const delta = (name: string) => (after[name] ?? 0) - (before[name] ?? 0);
   const report = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as WorkerReport;
   const [rows] = await admin.query<RowDataPacket[]>(
     `SELECT COUNT(*) AS n FROM \`${database}\`.meter_readings`,
@@ -134,6 +200,8 @@ async function runProcessor(): Promise<{
     readings: Number(rows[0]?.n),
     status: report.outcomes.join(','),
     peakRssMb: report.peakRssMb,
+    serverCpuS,
+    sent: `${delta('Questions')} statements (${delta('Com_replace')} REPLACE, ${delta('Com_load')} LOAD DATA, ${delta('Com_insert')} INSERT, ${delta('Com_commit')} COMMIT), ${(delta('Bytes_received') / 1e6).toFixed(0)} MB`,
   };
 }
 
@@ -160,8 +228,10 @@ try {
           write(`${meterCode(m)},${dateOf(d)} ${timeOf(p)},${readingValueOf(m, d, p)},kWh,A`);
   });
   const expected = METERS * DAYS * 48;
+  // Meters first (the LOAD DATA rows need their ids): one untimed import, then an empty table per path.
   await queueFile('hh', longPath);
-  const first = await runProcessor();
+  const warmUp = await runProcessor('auto');
+  if (warmUp.status !== 'completed') throw new Error(`warm-up import ended ${warmUp.status}`);
 
   // The same rows in the table's own column order, meter ids resolved, for LOAD DATA. January is GMT:
   // each local time is its UTC start.
@@ -176,15 +246,21 @@ try {
             `${ids.get(meterCode(m))}\thh\t${dateOf(d)} ${timeOf(p)}\t${dateOf(d)}\t${p + 1}\t${readingValueOf(m, d, p)}\tactual\tbench`,
           );
   });
+  type Run = Awaited<ReturnType<typeof runProcessor>>;
+  const paths: { path: WritePath; first: Run; reimport: Run; loadSeconds: number }[] = [];
   const loader = await createConnection({ host, port, user: rootUser, password: rootPassword });
-  let loadFirst: number;
-  let loadSecond: number;
-  let reimport: Awaited<ReturnType<typeof runProcessor>>;
   try {
-    loadFirst = await loadData(loader, tsvPath);
-    await queueFile('hh', longPath);
-    reimport = await runProcessor();
-    loadSecond = await loadData(loader, tsvPath);
+    for (const path of PATHS) {
+      // LOAD DATA right before and right after each path's two runs: each ratio compares neighbours.
+      const loadBefore = await loadData(loader, tsvPath);
+      await admin.query(`TRUNCATE TABLE \`${database}\`.meter_readings`);
+      await queueFile('hh', longPath);
+      const first = await runProcessor(path);
+      await queueFile('hh', longPath);
+      const reimport = await runProcessor(path);
+      const loadAfter = await loadData(loader, tsvPath);
+      paths.push({ path, first, reimport, loadSeconds: (loadBefore + loadAfter) / 2 });
+    }
   } finally {
     await loader.end();
   }
@@ -204,50 +280,50 @@ try {
       }
   });
   await queueFile('hh', widePath);
-  const wide = await runProcessor();
+  const wide = await runProcessor('auto');
 
-  const loadSeconds = (loadFirst + loadSecond) / 2;
   const rate = (rows: number, seconds: number) => Math.round(rows / seconds);
+  const label = { load: 'LOAD DATA path', insert: 'INSERT path (local_infile OFF)' } as const;
+  const row = (run: string, result: Run) => ({
+    run,
+    readings: result.readings,
+    seconds: result.seconds.toFixed(2),
+    rowsPerS: rate(expected, result.seconds),
+    serverCpuS: result.serverCpuS.toFixed(1),
+    peakRssMb: result.peakRssMb.toFixed(0),
+    sent: result.sent,
+  });
   console.table([
-    {
-      run: 'LOAD DATA LOCAL INFILE (mean of 2)',
-      readings: expected,
-      seconds: loadSeconds.toFixed(2),
-      rowsPerS: rate(expected, loadSeconds),
-    },
-    {
-      run: 'processor, long format, first import',
-      readings: first.readings,
-      seconds: first.seconds.toFixed(2),
-      rowsPerS: rate(expected, first.seconds),
-    },
-    {
-      run: 'processor, long format, re-import (updates)',
-      readings: reimport.readings,
-      seconds: reimport.seconds.toFixed(2),
-      rowsPerS: rate(expected, reimport.seconds),
-    },
-    {
-      run: 'processor, wide format, first import',
-      readings: wide.readings,
-      seconds: wide.seconds.toFixed(2),
-      rowsPerS: rate(expected, wide.seconds),
-    },
+    ...paths.flatMap(({ path, first, reimport, loadSeconds }) => [
+      {
+        run: `LOAD DATA LOCAL INFILE, around the ${path} runs (mean of 2)`,
+        readings: expected,
+        seconds: loadSeconds.toFixed(2),
+        rowsPerS: rate(expected, loadSeconds),
+        serverCpuS: '',
+        peakRssMb: '',
+        sent: '1 statement',
+      },
+      row(`processor, ${label[path]}, first import`, first),
+      row(`processor, ${label[path]}, re-import (updates)`, reimport),
+    ]),
+    row('processor, wide format, first import (auto)', wide),
   ]);
-  const ok = [first, reimport, wide].every((run) => run.readings === expected && run.status === 'completed');
+  const runs = [...paths.flatMap(({ first, reimport }) => [first, reimport]), wide];
+  const ok = runs.every((run) => run.readings === expected && run.status === 'completed');
   console.log(`readings expected ${expected}; every run completed with exactly that many: ${ok}`);
+  const targets = { load: { ratio: 0.6, reimport: 1.6 }, insert: { ratio: 0.5, reimport: 1.5 } } as const;
+  for (const { path, first, reimport, loadSeconds } of paths) {
+    console.log(
+      `${label[path]}: processor / LOAD DATA rate ratio (first import) ${(loadSeconds / first.seconds).toFixed(3)} (target ≥ ${targets[path].ratio}); re-import / first import time ${(reimport.seconds / first.seconds).toFixed(3)} (target ≤ ${targets[path].reimport})`,
+    );
+  }
+  const peakRssMb = Math.max(...runs.map((run) => run.peakRssMb));
   console.log(
-    `processor / LOAD DATA rate ratio (first import): ${(loadSeconds / first.seconds).toFixed(3)}  (target ≥ 0.6)`,
+    `processor peak RSS (its own process, worst of the runs): ${peakRssMb.toFixed(0)} MB  (target < 200 MB)`,
   );
   console.log(
-    `re-import time / first import time: ${(reimport.seconds / first.seconds).toFixed(3)}  (target ≤ 1.6)`,
-  );
-  const peakRssMb = Math.max(first.peakRssMb, reimport.peakRssMb, wide.peakRssMb);
-  console.log(
-    `processor peak RSS (its own process, worst of the three runs): ${peakRssMb.toFixed(0)} MB  (target < 200 MB)`,
-  );
-  console.log(
-    `batch size ${BATCH}; write mode ${WRITE_MODE}; processor run as ${WORKER === 'tsx' ? 'TypeScript through tsx' : 'an esbuild bundle'}; node ${process.version}; ${(await admin.query<RowDataPacket[]>('SELECT VERSION() AS v'))[0][0]?.v}`,
+    `batch size ${BATCH}; ${server === null ? `shared server (INSERT path forced with IMPORT_WRITE_MODE=insert)` : 'disposable server, local_infile OFF for the INSERT path, write mode auto'}; processor run as ${WORKER === 'tsx' ? 'TypeScript through tsx' : 'an esbuild bundle'}; node ${process.version}; ${(await admin.query<RowDataPacket[]>('SELECT VERSION() AS v'))[0][0]?.v}`,
   );
   if (!ok) process.exitCode = 1;
 } finally {
@@ -255,4 +331,5 @@ try {
   await admin.query(`DROP DATABASE IF EXISTS \`${database}\``);
   await admin.end();
   await rm(workDir, { recursive: true, force: true });
+  await server?.destroy();
 }

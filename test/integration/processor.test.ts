@@ -3,9 +3,10 @@ import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { withConnection } from '../../lib/db.js';
 import { cancelJob } from '../../lib/imports/job-repository.js';
+import type { Reading } from '../../lib/imports/layouts/layout.js';
 import { type ProcessorOptions, processImports } from '../../lib/imports/processor.js';
 import { purgeFinishedJobs } from '../../lib/imports/processor-repository.js';
-import { loadReadings } from '../../lib/imports/reading-repository.js';
+import { loadReadings, upsertReadings } from '../../lib/imports/reading-repository.js';
 import type { WriteMode } from '../../lib/imports/write-mode.js';
 import { logger } from '../../lib/logger.js';
 import { ADMIN_CONNECTION, createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -737,5 +738,127 @@ describe('loadReadings', () => {
   it('stores a clean batch', async () => {
     expect(await loadInTransaction('2.25')).toBe('stored');
     expect(await readingLines(testDb)).toEqual(['E1 hh 2024-01-01 00:00:00 1 2.2500 actual']);
+  });
+});
+
+describe('upsertReadings (the INSERT path)', () => {
+  const reading: Reading = {
+    meterCode: 'E1',
+    settlementDate: '2024-01-01',
+    period: 1,
+    startUtcMs: Date.UTC(2024, 0, 1),
+    kwh: '1.5',
+    type: 'actual',
+    unit: 'kWh',
+  };
+
+  /** One meter's readings half-hour by half-hour from 2024-01-01 00:00 UTC (dates and periods as if GMT). */
+  function halfHours(count: number, kwh: (index: number) => string): Reading[] {
+    return Array.from({ length: count }, (_, index) => ({
+      ...reading,
+      settlementDate: new Date(Date.UTC(2024, 0, 1 + Math.floor(index / 48))).toISOString().slice(0, 10),
+      period: (index % 48) + 1,
+      startUtcMs: Date.UTC(2024, 0, 1) + index * 1_800_000,
+      kwh: kwh(index),
+      type: index % 2 === 0 ? 'actual' : 'estimated',
+    }));
+  }
+
+  async function upsertInTransaction(
+    readings: readonly Reading[],
+    batchId: string = randomUUID(),
+  ): Promise<unknown> {
+    return withConnection(testDb.config().db, async (db) => {
+      await db.query("INSERT IGNORE INTO meters (id, mpan) VALUES (1, 'E1')");
+      await db.beginTransaction();
+      try {
+        await upsertReadings(db, readings, new Map([['E1', 1]]), batchId, Date.now() + 60_000);
+        await db.commit();
+        return 'stored';
+      } catch (error) {
+        await db.rollback();
+        return error;
+      }
+    });
+  }
+
+  it('keeps a batch id holding a quote a plain value', async () => {
+    const batchId = "x'); DROP TABLE meters; --";
+    expect(await upsertInTransaction([reading], batchId)).toBe('stored');
+    const [rows] = await testDb.admin.query<RowDataPacket[]>(
+      `SELECT import_batch_id FROM \`${testDb.name}\`.meter_readings`,
+    );
+    expect(rows).toEqual([{ import_batch_id: batchId }]);
+  });
+
+  it("stores the instants and dates it sends as numbers exactly: a day's last half-hour, a daily reading", async () => {
+    const readings: Reading[] = [
+      { ...reading, settlementDate: '2024-06-30', period: 48, startUtcMs: Date.UTC(2024, 5, 30, 22, 30) },
+      {
+        ...reading,
+        settlementDate: '2024-07-01',
+        period: null,
+        startUtcMs: Date.UTC(2024, 5, 30, 23),
+        kwh: '0.0001',
+      },
+      {
+        ...reading,
+        settlementDate: '2024-12-31',
+        period: 1,
+        startUtcMs: Date.UTC(2024, 11, 31),
+        kwh: '99999999.9999',
+      },
+    ];
+    expect(await upsertInTransaction(readings)).toBe('stored');
+    const [rows] = await testDb.admin.query<RowDataPacket[]>(
+      `SELECT reading_interval AS i, DATE_FORMAT(start_utc, '%Y-%m-%d %H:%i:%s') AS s,
+              DATE_FORMAT(settlement_date, '%Y-%m-%d') AS d, period_number AS p, reading_value AS v
+         FROM \`${testDb.name}\`.meter_readings ORDER BY start_utc`,
+    );
+    expect(rows).toEqual([
+      { i: 'hh', s: '2024-06-30 22:30:00', d: '2024-06-30', p: 48, v: '1.5000' },
+      { i: 'daily', s: '2024-06-30 23:00:00', d: '2024-07-01', p: null, v: '0.0001' },
+      { i: 'hh', s: '2024-12-31 00:00:00', d: '2024-12-31', p: 1, v: '99999999.9999' },
+    ]);
+  });
+
+  it('rolls the whole batch back when the server refuses a reading late in it', async () => {
+    // 2024-02-31 goes as the number 20240231, which the server refuses as a date like the text.
+    const readings = halfHours(12_000, (index) => `${index}.5`);
+    readings[10_600] = { ...(readings[10_600] as Reading), settlementDate: '2024-02-31' };
+    const error = await upsertInTransaction(readings);
+    expect((error as Error).message).toMatch(/Incorrect date value/);
+    expect(await readingLines(testDb)).toEqual([]);
+  });
+
+  it('stores every reading of a 12,001-reading batch exactly, and a re-import replaces them', async () => {
+    const first = randomUUID();
+    expect(
+      await upsertInTransaction(
+        halfHours(12_001, (index) => `${index}.0001`),
+        first,
+      ),
+    ).toBe('stored');
+    const sums = `SELECT COUNT(*) AS n, SUM(reading_value) AS total, SUM(import_batch_id = ?) AS ours,
+                         SUM(reading_type = 'estimated') AS estimated, MAX(start_utc) AS last
+                    FROM \`${testDb.name}\`.meter_readings`;
+    const [stored] = await testDb.admin.query<RowDataPacket[]>({ sql: sums, dateStrings: true }, [first]);
+    // Σ index for 0..12,000 is 72,006,000, plus 12,001 × 0.0001; the last start is 12,000 half-hours on.
+    expect(stored[0]).toEqual({
+      n: 12_001,
+      total: '72006001.2001',
+      ours: '12001',
+      estimated: '6000',
+      last: '2024-09-07 00:00:00',
+    });
+    const again = randomUUID();
+    expect(
+      await upsertInTransaction(
+        halfHours(12_001, () => '7.25'),
+        again,
+      ),
+    ).toBe('stored');
+    const [replaced] = await testDb.admin.query<RowDataPacket[]>({ sql: sums, dateStrings: true }, [again]);
+    expect(replaced[0]).toMatchObject({ n: 12_001, total: '87007.2500', ours: '12001', estimated: '6000' });
   });
 });
