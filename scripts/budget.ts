@@ -14,9 +14,9 @@ import {
   type DbUser,
   PROXY_POOL_KEY,
 } from '../lib/budget.js';
+import { OSLS, oslsEnv } from './osls.js';
 
 const PROJECT_DIR = fileURLToPath(new URL('..', import.meta.url));
-const OSLS = fileURLToPath(new URL('../node_modules/.bin/osls', import.meta.url));
 /** The options that change how serverless.yml resolves; anything else (--package, --verbose) is not print's. */
 const RESOLUTION_OPTIONS = new Set(['--stage', '-s', '--region', '-r', '--param', '--config', '-c']);
 
@@ -95,11 +95,7 @@ export function resolutionArgs(args: readonly string[]): string[] {
 }
 
 async function resolveService(args: readonly string[]): Promise<ResolvedService> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    SLS_TELEMETRY_DISABLED: '1',
-    SLS_NOTIFICATIONS_MODE: 'off',
-  };
+  const env = oslsEnv();
   let stdout: string;
   try {
     ({ stdout } = await promisify(execFile)(OSLS, ['print', '--format', 'json', ...args], {

@@ -3,10 +3,9 @@
 // before anything is built or deployed.
 
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { checkStageBudget } from './budget.js';
+import { OSLS, oslsEnv } from './osls.js';
 
-const OSLS = fileURLToPath(new URL('../node_modules/.bin/osls', import.meta.url));
 const [command, ...args] = process.argv.slice(2);
 
 if (command === undefined) {
@@ -21,7 +20,7 @@ if (command === undefined) {
   console.log('');
   const child = spawn(OSLS, [command, ...args], {
     stdio: 'inherit',
-    env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' },
+    env: oslsEnv(),
   });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => {

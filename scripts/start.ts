@@ -6,7 +6,6 @@
 
 import { spawn } from 'node:child_process';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startFrontDoor, UPSTREAM_DOWN_HEADER } from './front-door.js';
 import {
   credentialsFile,
@@ -22,6 +21,7 @@ import {
 } from './local-db.js';
 import { startLocalS3Stack } from './local-s3.js';
 import { freePort } from './mariadb-server.js';
+import { OSLS, oslsEnv } from './osls.js';
 
 const database = await resolveLocalDatabase(process.env, { startPrivate: true });
 const env = database.env;
@@ -62,9 +62,8 @@ const frontDoor = await startFrontDoor({
 // (docs/design.md#separate-build-folders). Inside the repository, whatever LOCAL_STATE_DIR says: the
 // bundles leave the AWS SDK out and find it in node_modules, as Lambda finds it in its runtime.
 const buildFolder = join('.local', 'build', `offline-${ports.http}`);
-const osls = fileURLToPath(new URL('../node_modules/.bin/osls', import.meta.url));
 const child = spawn(
-  osls,
+  OSLS,
   [
     'offline',
     'start',
@@ -80,7 +79,7 @@ const child = spawn(
   ],
   {
     stdio: 'inherit',
-    env: {
+    env: oslsEnv({
       ...env,
       // The functions run as the local app and monitor users, never as the admin account.
       DB_USER: credentials.appUser,
@@ -92,9 +91,7 @@ const child = spawn(
       // serverless.yml's local stage budgets the same limit the app user was given above.
       LOCAL_APP_MAX_USER_CONNECTIONS: String(appMaxUserConnections),
       ECLECTYC_BUILD_FOLDER: buildFolder,
-      SLS_TELEMETRY_DISABLED: '1',
-      SLS_NOTIFICATIONS_MODE: 'off',
-    },
+    }),
   },
 );
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
