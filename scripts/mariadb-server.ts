@@ -3,8 +3,9 @@
 // answers (scripts/private-db.ts) and the disposable servers of the fault tests
 // (test/helpers/disposable-mariadb.ts). Never used in Lambda.
 
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -88,6 +89,34 @@ export async function connectRoot(port: number, host = LOOPBACK, connectTimeout 
   // Restarts are expected here: an idle root connection losing its server must not crash the process.
   connection.on('error', () => undefined);
   return connection;
+}
+
+/**
+ * Polls until the server just spawned as `child` takes a root login on `port`, and returns that
+ * login. If the server exits or does not answer within `timeoutMs`, kills it and throws with the tail
+ * of its error log, naming it as `what`.
+ */
+export async function awaitRootLogin(
+  child: ChildProcess,
+  options: { port: number; errorLog: string; timeoutMs: number; pollMs: number; what: string },
+): Promise<Connection> {
+  let exited = child.exitCode !== null;
+  child.once('exit', () => {
+    exited = true;
+  });
+  const startedMs = Date.now();
+  while (!exited && Date.now() - startedMs < options.timeoutMs) {
+    try {
+      return await connectRoot(options.port);
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, options.pollMs));
+    }
+  }
+  const log = await readFile(options.errorLog, 'utf8').catch(() => '');
+  child.kill('SIGKILL');
+  throw new Error(
+    `${options.what} did not answer on port ${options.port}:\n${log.split('\n').slice(-15).join('\n')}`,
+  );
 }
 
 /** Whether a MySQL-protocol server answers at host:port (any answer, even a refused login, counts). */

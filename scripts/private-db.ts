@@ -9,7 +9,7 @@ import { chmod, mkdir, open, readFile, rm, unlink, writeFile } from 'node:fs/pro
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import {
-  connectRoot,
+  awaitRootLogin,
   dropAnonymousUsers,
   findServerBinaries,
   freePort,
@@ -159,30 +159,20 @@ async function startPrivateServer(
     detached: true,
     stdio: 'ignore',
   });
-  let exitCode: number | null = null;
-  child.once('exit', (code) => {
-    exitCode = code ?? -1;
-  });
   child.unref();
-  const startedMs = Date.now();
-  while (Date.now() - startedMs < START_TIMEOUT_MS && exitCode === null) {
-    try {
-      const root = await connectRoot(port);
-      try {
-        if (created) await dropAnonymousUsers(root);
-      } finally {
-        await root.end();
-      }
-      return { host: LOOPBACK, port, state: created ? 'created' : 'started', dir };
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+  const root = await awaitRootLogin(child, {
+    port,
+    errorLog,
+    timeoutMs: START_TIMEOUT_MS,
+    pollMs: 100,
+    what: `The private database server (${binaries.server}, data in ${dataDir})`,
+  });
+  try {
+    if (created) await dropAnonymousUsers(root);
+  } finally {
+    await root.end();
   }
-  const log = await readFile(errorLog, 'utf8').catch(() => '');
-  child.kill('SIGKILL');
-  throw new Error(
-    `The private database server (${binaries.server}, data in ${dataDir}) did not answer on port ${port}:\n${log.split('\n').slice(-10).join('\n')}`,
-  );
+  return { host: LOOPBACK, port, state: created ? 'created' : 'started', dir };
 }
 
 /**

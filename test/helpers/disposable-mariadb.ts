@@ -3,11 +3,12 @@
 // drops to the `mysql` user, so the temp dir is made traversable and the data dir belongs to mysql.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Connection } from 'mysql2/promise';
 import {
+  awaitRootLogin,
   connectRoot as connectRootAt,
   dropAnonymousUsers,
   findServerBinaries,
@@ -45,10 +46,6 @@ export type DisposableMariaDb = {
   destroy(): Promise<void>;
 };
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /** `serverOptions` are added to the server's command line at every start (e.g. TLS certificates). */
 export async function startDisposableMariaDb(
   options: { serverOptions?: readonly string[] } = {},
@@ -78,28 +75,16 @@ export async function startDisposableMariaDb(
       { stdio: 'ignore' },
     );
     child = spawned;
-    let hasExited = false;
-    exited = new Promise((resolve) => {
-      spawned.once('exit', () => {
-        hasExited = true;
-        resolve();
-      });
+    exited = new Promise((resolve) => spawned.once('exit', () => resolve()));
+    const connection = await awaitRootLogin(spawned, {
+      port,
+      errorLog,
+      timeoutMs: START_TIMEOUT_MS,
+      pollMs: 50,
+      what: 'disposable MariaDB',
     });
-    while (Date.now() - startedMs < START_TIMEOUT_MS) {
-      if (hasExited) break;
-      try {
-        const connection = await connectRoot();
-        await connection.end();
-        return Date.now() - startedMs;
-      } catch {
-        await sleep(50);
-      }
-    }
-    const log = await readFile(errorLog, 'utf8').catch(() => '');
-    spawned.kill('SIGKILL');
-    throw new Error(
-      `disposable MariaDB did not answer on port ${port}:\n${log.split('\n').slice(-15).join('\n')}`,
-    );
+    await connection.end();
+    return Date.now() - startedMs;
   }
 
   async function stopWith(signal: NodeJS.Signals): Promise<void> {
