@@ -19,6 +19,8 @@ export type FrontDoorOptions = {
 /** Marks the front door's own 503 (serverless-offline not listening yet), unlike the API's 503s. */
 export const UPSTREAM_DOWN_HEADER = 'x-local-api-unavailable';
 const INTERNAL_ERROR = Buffer.from('{"message":"Internal Server Error"}');
+/** serverless-offline's keys for a failed function (the handler's own errors are {"error": …}). */
+const FAILURE_KEYS = ['"stackTrace"', '"errorMessage"', '"errorType"'];
 
 /** Why a response must not reach the caller as is, or undefined when it may. */
 export function withheldBecause(
@@ -27,19 +29,20 @@ export function withheldBecause(
   body: Buffer,
   secrets: readonly string[],
 ): string | undefined {
-  const text = body.toString('utf8');
+  // Searched as bytes: decoding and parsing every response (a page of readings is a megabyte) would
+  // cost more than the request; only a body naming a failure's keys is parsed.
   for (const secret of secrets) {
-    if (secret !== '' && text.includes(secret)) return `a ${status} response naming a server path`;
+    if (secret !== '' && body.includes(secret)) return `a ${status} response naming a server path`;
   }
   if (!String(headers['content-type'] ?? '').includes('json')) return undefined;
+  if (!FAILURE_KEYS.some((key) => body.includes(key))) return undefined;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(body.toString('utf8'));
   } catch {
     return undefined;
   }
   if (typeof parsed !== 'object' || parsed === null) return undefined;
-  // serverless-offline's shape for a failed function (the handler's own errors are {"error": …}).
   if ('stackTrace' in parsed || 'errorMessage' in parsed || 'errorType' in parsed) {
     const failure = parsed as { errorType?: unknown; errorMessage?: unknown };
     return `the function failed: ${String(failure.errorType ?? 'Error')}: ${String(failure.errorMessage ?? '')}`;
