@@ -152,8 +152,19 @@ async function openSession(
   const sources: CredentialSources = { secrets: options.secrets, authTokens: options.authTokens };
   const random = options.random ?? Math.random;
   const limitErrnos = connectLimitErrnos(config, CONNECTION_LIMIT_ERRNOS);
+  // A secret fetch (Secrets Manager over the network) or a token signing has no timeout of its own: under
+  // a deadline it gets the time left, so a stalled fetch answers 503 in time and no connect follows it.
+  const credentialsFor = (forceRefresh: boolean): Promise<Credentials> => {
+    const resolving = resolveCredentials(config, sources, forceRefresh);
+    if (deadlineAtMs === undefined) return resolving;
+    return withinMs(
+      resolving,
+      deadlineAtMs - Date.now(),
+      () => new DeadlineExceededError(deadlineAtMs - startedAtMs),
+    );
+  };
   let refreshedSecret = false;
-  let credentials = await resolveCredentials(config, sources, false);
+  let credentials = await credentialsFor(false);
   /** The last connection-limit refusal: what a connect cut short by the time left is blamed on. */
   let lastRefusal: { errno: number; error: unknown } | undefined;
   for (let attempt = 1; ; attempt++) {
@@ -169,7 +180,7 @@ async function openSession(
       if (errno === ACCESS_DENIED_ERRNO && canRefreshCredentials(config) && !refreshedSecret) {
         // The password may have been rotated since the secret was cached, or the token refused: once more.
         refreshedSecret = true;
-        credentials = await resolveCredentials(config, sources, true);
+        credentials = await credentialsFor(true);
         continue;
       }
       if (errno !== undefined && limitErrnos.has(errno)) {
