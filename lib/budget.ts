@@ -87,22 +87,14 @@ export function checkConnectionBudget(input: BudgetInput): BudgetResult {
   const stage = input.stage === undefined ? 'The stage' : `Stage ${input.stage}`;
   const problems = invalidNumbers(input);
   const proxied = new Set(input.proxy?.functions ?? []);
-  const rows: BudgetRow[] = input.functions.map((fn) =>
-    proxied.has(fn.key)
-      ? {
-          key: fn.key,
-          dbUser: fn.dbUser,
-          reservedConcurrency: fn.reservedConcurrency,
-          maxConnections: 0,
-          via: 'proxy',
-        }
-      : {
-          key: fn.key,
-          dbUser: fn.dbUser,
-          reservedConcurrency: fn.reservedConcurrency,
-          maxConnections: fn.reservedConcurrency,
-        },
-  );
+  const rows: BudgetRow[] = input.functions.map((fn) => ({
+    key: fn.key,
+    dbUser: fn.dbUser,
+    reservedConcurrency: fn.reservedConcurrency,
+    ...(proxied.has(fn.key)
+      ? { maxConnections: 0, via: 'proxy' as const }
+      : { maxConnections: fn.reservedConcurrency }),
+  }));
   for (const row of rows) {
     if (row.reservedConcurrency === undefined) {
       problems.push(
@@ -122,12 +114,13 @@ export function checkConnectionBudget(input: BudgetInput): BudgetResult {
       via: 'pool',
     });
   }
-  const appRows = rows.filter((row) => row.dbUser === 'app' && row.via !== 'proxy');
+  // The rows that hold database connections: every one but a function's behind the proxy.
+  const direct = rows.filter((row) => row.via !== 'proxy');
+  const appRows = direct.filter((row) => row.dbUser === 'app');
   const checks: BudgetCheck[] = [
     check('app user', appRows, 'dbMaxUserConnections', input.dbMaxUserConnections, input.headroom),
   ];
   if (input.dbMaxConnections !== undefined) {
-    const direct = rows.filter((row) => row.via !== 'proxy');
     checks.push(check('all users', direct, 'dbMaxConnections', input.dbMaxConnections, input.headroom));
   }
   for (const failed of checks) {
@@ -141,7 +134,7 @@ export function checkConnectionBudget(input: BudgetInput): BudgetResult {
   const totals = {
     appUserConnections: sumBounded(appRows),
     monitorConnections: sumBounded(rows.filter((row) => row.dbUser === 'monitor')),
-    allConnections: sumBounded(rows.filter((row) => row.via !== 'proxy')),
+    allConnections: sumBounded(direct),
   };
   return { rows, totals, checks, ok: problems.length === 0, problems };
 }

@@ -8,7 +8,7 @@ import type { AuthPlugin } from 'mysql2';
 import type { ConnectionOptions } from 'mysql2/promise';
 import { type DbConfig, type DbTls, MAX_IAM_TOKEN_CACHE_MS } from './config.js';
 import { AppError, ConfigError } from './errors.js';
-import { parseDbSecret, type SecretCache, sharedSecretCache } from './secrets.js';
+import { createTtlCache, parseDbSecret, type SecretCache, sharedSecretCache } from './secrets.js';
 
 export type Credentials = {
   readonly user: string;
@@ -50,26 +50,14 @@ export function createAuthTokenCache(options: {
   sign: SignAuthToken;
   nowMs?: () => number;
 }): AuthTokenCache {
-  const nowMs = options.nowMs ?? Date.now;
   // Tokens expire 15 minutes after signing: never reuse one for more than 10.
-  const ttlMs = Math.min(options.ttlMs, MAX_IAM_TOKEN_CACHE_MS);
-  const entries = new Map<string, { readonly token: Promise<string>; readonly signedAtMs: number }>();
+  const cache = createTtlCache<string>(Math.min(options.ttlMs, MAX_IAM_TOKEN_CACHE_MS), options.nowMs);
   return {
     getToken(request, { forceRefresh = false } = {}) {
       const key = `${request.user}@${request.host}:${request.port}/${request.region}`;
-      const cached = entries.get(key);
-      if (cached && !forceRefresh && nowMs() - cached.signedAtMs < ttlMs) return cached.token;
-      const entry = { token: options.sign(request), signedAtMs: nowMs() };
-      entries.set(key, entry);
-      // A failed signing is never cached.
-      entry.token.catch(() => {
-        if (entries.get(key) === entry) entries.delete(key);
-      });
-      return entry.token;
+      return cache.get(key, () => options.sign(request), forceRefresh);
     },
-    clear() {
-      entries.clear();
-    },
+    clear: () => cache.clear(),
   };
 }
 

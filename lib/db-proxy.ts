@@ -55,9 +55,12 @@ export function statementsFor(connection: Connection, config: DbConfig): Db {
   };
 }
 
-/** Connect-time errnos that mean "a limit, retry shortly": the server's, plus the proxy's borrow timeout. */
+/**
+ * Connect-time errnos that mean "a limit, retry shortly": the server's, plus behind the proxy the same
+ * refusals asProxyRefusal answers mid-work, so one list says what the proxy refuses with.
+ */
 export function connectLimitErrnos(config: DbConfig, serverLimits: ReadonlySet<number>): ReadonlySet<number> {
-  return isBehindProxy(config) ? new Set([...serverLimits, PROXY_BORROW_TIMEOUT_ERRNO]) : serverLimits;
+  return isBehindProxy(config) ? new Set([...serverLimits, ...PROXY_REFUSAL_ERRNOS]) : serverLimits;
 }
 
 /**

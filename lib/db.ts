@@ -152,29 +152,35 @@ async function openSession(
   const sources: CredentialSources = { secrets: options.secrets, authTokens: options.authTokens };
   const random = options.random ?? Math.random;
   const limitErrnos = connectLimitErrnos(config, CONNECTION_LIMIT_ERRNOS);
+  // A secret fetch (Secrets Manager over the network) or a token signing has no timeout of its own: under
+  // a deadline it gets the time left, so a stalled fetch answers 503 in time and no connect follows it.
+  const credentialsFor = (forceRefresh: boolean): Promise<Credentials> => {
+    const resolving = resolveCredentials(config, sources, forceRefresh);
+    if (deadlineAtMs === undefined) return resolving;
+    return withinMs(
+      resolving,
+      deadlineAtMs - Date.now(),
+      () => new DeadlineExceededError(deadlineAtMs - startedAtMs),
+    );
+  };
   let refreshedSecret = false;
-  let credentials = await resolveCredentials(config, sources, false);
+  let credentials = await credentialsFor(false);
   /** The last connection-limit refusal: what a connect cut short by the time left is blamed on. */
   let lastRefusal: { errno: number; error: unknown } | undefined;
   for (let attempt = 1; ; attempt++) {
-    // Past the first refusal an attempt's connectTimeout may be cut to the time left (connectOnce).
-    const cutShort = retryUntilMs - Date.now() < config.connectTimeoutMs;
+    // Past the first refusal an attempt's connect is cut to the time left: when it then times out, the
+    // retry budget ran out mid-handshake, which the loop blames on the refusals (below).
+    const leftMs = retryUntilMs - Date.now();
+    const cutShort = leftMs < config.connectTimeoutMs;
+    const connectTimeoutMs = Math.max(100, Math.min(config.connectTimeoutMs, leftMs));
     try {
-      return await connectOnce(config, credentials, retryUntilMs, deadlineAtMs);
+      return await connectOnce(config, credentials, connectTimeoutMs, deadlineAtMs);
     } catch (error) {
       const errno = driverErrno(error);
-      if (lastRefusal !== undefined && cutShort && driverCode(error) === 'ETIMEDOUT') {
-        // Retrying a refused connect used up the time, and the last try ran out of it mid-handshake
-        // (a server near its limit is slow to answer): the limit is the cause, so say so (503).
-        options.connectionEvents?.gaveUp();
-        throw new ConnectionLimitError(lastRefusal.errno, attempt, retryAfterSeconds(config), {
-          cause: asDatabaseError(lastRefusal.error),
-        });
-      }
       if (errno === ACCESS_DENIED_ERRNO && canRefreshCredentials(config) && !refreshedSecret) {
         // The password may have been rotated since the secret was cached, or the token refused: once more.
         refreshedSecret = true;
-        credentials = await resolveCredentials(config, sources, true);
+        credentials = await credentialsFor(true);
         continue;
       }
       if (errno !== undefined && limitErrnos.has(errno)) {
@@ -186,16 +192,20 @@ async function openSession(
           config.connectRetryCapMs,
           random,
         );
-        if (Date.now() + delayMs >= retryUntilMs) {
-          options.connectionEvents?.gaveUp();
-          throw new ConnectionLimitError(errno, attempt, retryAfterSeconds(config), {
-            cause: asDatabaseError(error),
-          });
+        if (Date.now() + delayMs < retryUntilMs) {
+          await sleep(delayMs);
+          continue;
         }
-        await sleep(delayMs);
-        continue;
+      } else if (lastRefusal === undefined || !cutShort || driverCode(error) !== 'ETIMEDOUT') {
+        throw asDatabaseError(error);
       }
-      throw asDatabaseError(error);
+      // Retrying refused connects used up the time: refused once more, or the last try, cut to the time
+      // left, ran out of it mid-handshake (a server near its limit is slow to answer). Either way the
+      // limit is the cause, so say so (503).
+      options.connectionEvents?.gaveUp();
+      throw new ConnectionLimitError(lastRefusal.errno, attempt, retryAfterSeconds(config), {
+        cause: asDatabaseError(lastRefusal.error),
+      });
     }
   }
 }
@@ -203,7 +213,7 @@ async function openSession(
 async function connectOnce(
   config: DbConfig,
   credentials: Credentials,
-  retryUntilMs: number,
+  connectTimeoutMs: number,
   deadlineAtMs: number | undefined,
 ): Promise<Session> {
   const socket = ownSocket(credentials.host, credentials.port);
@@ -218,7 +228,7 @@ async function connectOnce(
     charset: 'UTF8MB4_UNICODE_CI',
     timezone: 'Z',
     dateStrings: ['DATE'],
-    connectTimeout: Math.max(100, Math.min(config.connectTimeoutMs, retryUntilMs - Date.now())),
+    connectTimeout: connectTimeoutMs,
     connectAttributes: { program_name: config.programName },
     maxPreparedStatements: PREPARED_STATEMENT_CACHE,
     ...(config.tls === undefined ? {} : { ssl: sslOptions(config.tls, credentials.host) }),

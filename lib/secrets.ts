@@ -10,37 +10,51 @@ import { AppError } from './errors.js';
 
 export class SecretError extends AppError {}
 
-type Entry = { readonly value: Promise<string>; readonly fetchedAtMs: number };
-
 export type SecretCache = {
   /** The secret's string, from the cache while younger than the TTL unless forceRefresh is set. */
   getString(secretId: string, options?: { forceRefresh?: boolean }): Promise<string>;
   clear(): void;
 };
 
+/**
+ * Values loaded by key and kept while younger than the TTL: Secrets Manager strings here, IAM auth
+ * tokens in db-auth.ts. Concurrent callers share one in-flight load; a failed load is never cached.
+ */
+export type TtlCache<T> = {
+  get(key: string, load: () => Promise<T>, forceRefresh: boolean): Promise<T>;
+  clear(): void;
+};
+
+export function createTtlCache<T>(ttlMs: number, nowMs: () => number = Date.now): TtlCache<T> {
+  const entries = new Map<string, { readonly value: Promise<T>; readonly loadedAtMs: number }>();
+  return {
+    get(key, load, forceRefresh) {
+      const cached = entries.get(key);
+      if (cached && !forceRefresh && nowMs() - cached.loadedAtMs < ttlMs) return cached.value;
+      const entry = { value: load(), loadedAtMs: nowMs() };
+      entries.set(key, entry);
+      entry.value.catch(() => {
+        if (entries.get(key) === entry) entries.delete(key);
+      });
+      return entry.value;
+    },
+    clear() {
+      entries.clear();
+    },
+  };
+}
+
 export function createSecretCache(options: {
   ttlMs: number;
   fetchSecret: (secretId: string) => Promise<string>;
   nowMs?: () => number;
 }): SecretCache {
-  const nowMs = options.nowMs ?? Date.now;
-  const entries = new Map<string, Entry>();
+  const cache = createTtlCache<string>(options.ttlMs, options.nowMs);
   return {
     async getString(secretId, { forceRefresh = false } = {}) {
-      const cached = entries.get(secretId);
-      if (cached && !forceRefresh && nowMs() - cached.fetchedAtMs < options.ttlMs) return cached.value;
-      // Concurrent callers share one in-flight fetch; a failed fetch is never cached.
-      const value = options.fetchSecret(secretId);
-      const entry = { value, fetchedAtMs: nowMs() };
-      entries.set(secretId, entry);
-      value.catch(() => {
-        if (entries.get(secretId) === entry) entries.delete(secretId);
-      });
-      return value;
+      return cache.get(secretId, () => options.fetchSecret(secretId), forceRefresh);
     },
-    clear() {
-      entries.clear();
-    },
+    clear: () => cache.clear(),
   };
 }
 

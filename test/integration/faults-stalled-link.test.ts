@@ -161,6 +161,35 @@ describe('a link that stalls after the login', () => {
     expect(await monitorUser.waitForSessions(0)).toBe(0);
   });
 
+  it('behind RDS Proxy, with no SET to bound, ends a held statement at the deadline: no session after the heal', async () => {
+    proxy.stall({ kind: 'client-after-login' });
+    const config = testDb.config({
+      DB_HOST: '192.0.2.1',
+      DB_PROXY_ENDPOINT: `${proxy.host}:${proxy.port}`,
+    }).db;
+    let statementSent = false;
+    const outcome = await timed(() =>
+      withConnection(
+        config,
+        async (db) => {
+          statementSent = true;
+          return db.query('SELECT 1');
+        },
+        { invocation: fakeContext(2000) },
+      ),
+    );
+    // The login went through and work began (no SET on this path); the client's own deadline ended it.
+    expect(statementSent).toBe(true);
+    expect(outcome.error).toBeInstanceOf(DeadlineExceededError);
+    // The deadline is 2 s minus DB_DEADLINE_MARGIN_MS (1 s).
+    expect(outcome.ms).toBeGreaterThanOrEqual(900);
+    expect(outcome.ms).toBeLessThan(1800);
+    expect(proxy.loggedInLinks).toBe(1);
+    expect(proxy.heldBytes()).toBeGreaterThan(0);
+    expect(await testDb.sessionCount()).toBe(1);
+    expect(await healAndTimeSessionsGone()).toBeLessThan(3000);
+  });
+
   it('leaves a session the SET never reached to the monitor, whose idle rule kills it', async () => {
     const [[globals]] = await testDb.admin.query<RowDataPacket[]>(
       'SELECT @@global.wait_timeout AS waitTimeout',

@@ -225,6 +225,35 @@ describe('withConnection', () => {
     expect(await testDb.waitForSessions(0, 15_000)).toBe(0);
   });
 
+  it('bounds a stalled secret fetch by the deadline: DeadlineExceededError, and no connect once it arrives', async () => {
+    const server = testDb.config().db;
+    const secret = JSON.stringify({
+      username: server.user,
+      password: server.password,
+      host: server.host,
+      port: server.port,
+      dbname: server.database,
+    });
+    // Secrets Manager answers only after the invocation's deadline, as a stalled network would let it.
+    const late = new Promise<string>((resolve) => setTimeout(() => resolve(secret), 1500));
+    const config = testDb.config({ DB_SECRET_ID: 'eclectyc/test/stalled', DB_DEADLINE_MARGIN_MS: '200' });
+    let worked = false;
+    const startedAt = Date.now();
+    const error = await withConnection(
+      config.db,
+      async () => {
+        worked = true;
+      },
+      { invocation: fakeContext(800), secrets: { getString: () => late, clear: () => undefined } },
+    ).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(DeadlineExceededError);
+    expect(Date.now() - startedAt).toBeLessThan(800);
+    await late;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(worked).toBe(false);
+    expect(await testDb.sessionCount()).toBe(0);
+  });
+
   it('holds at most the user limit under 50 concurrent invocations and lets no raw driver error escape', async () => {
     const config = testDb.config({ DB_CONNECT_RETRY_BASE_MS: '20', DB_CONNECT_RETRY_CAP_MS: '200' });
     let peak = 0;
