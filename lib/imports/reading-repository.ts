@@ -79,9 +79,9 @@ const READING_COLUMNS =
 type ReadingColumnValues = readonly [
   meterId: number,
   interval: 'hh' | 'daily',
-  /** The interval's start, UTC, as a DATETIME literal (see docs/design.md#time-model). */
-  startUtc: string,
-  settlementDate: string,
+  /** The interval's start, UTC, as a DATETIME literal or its number (see docs/design.md#time-model). */
+  startUtc: string | number,
+  settlementDate: string | number,
   period: number | null,
   valueKwh: string,
   readingType: ReadingType,
@@ -106,17 +106,30 @@ function meterIdLookup(meterIds: ReadonlyMap<string, number>): (code: string) =>
   };
 }
 
-/** One reading as the LOAD DATA path's values of READING_COLUMNS (upsertReadings sends the same, dates as numbers). */
+/** How a write path sends a reading's instant and settlement date. */
+type DateValues = {
+  instant(utcMs: number): string | number;
+  date(date: string): string | number;
+};
+
+/** The DATETIME literal and the date's own text: what LOAD DATA reads. */
+const TEXT_DATES: DateValues = { instant: formatUtcSql, date: (date) => date };
+
+/**
+ * One reading as the values of READING_COLUMNS: the single mapping the INSERT and LOAD DATA paths
+ * share, each with its own `dates`.
+ */
 function readingColumnValues(
   reading: Reading,
   meterIdOf: (code: string) => number,
   batchId: string,
+  dates: DateValues,
 ): ReadingColumnValues {
   return [
     meterIdOf(reading.meterCode),
     reading.period === null ? 'daily' : 'hh',
-    formatUtcSql(reading.startUtcMs),
-    reading.settlementDate,
+    dates.instant(reading.startUtcMs),
+    dates.date(reading.settlementDate),
     reading.period,
     reading.kwh,
     reading.type,
@@ -138,7 +151,7 @@ function dateNumber(date: string): number | null {
  * text instead for a date with no such number. A batch holds a few days among thousands of instants,
  * so each keeps its last day's digits: per call, like meterIdLookup, not in module state.
  */
-function numericDates(): { instant(utcMs: number): number | string; date(date: string): number | string } {
+function numericDates(): DateValues {
   let lastDayNumber = Number.NaN;
   let lastDayDigits: number | null = null;
   let lastDate = '';
@@ -182,16 +195,7 @@ export async function upsertReadings(
   if (readings.length === 0) return;
   const meterIdOf = meterIdLookup(meterIds);
   const dates = numericDates();
-  const values = readings.map((reading) => [
-    meterIdOf(reading.meterCode),
-    reading.period === null ? 'daily' : 'hh',
-    dates.instant(reading.startUtcMs),
-    dates.date(reading.settlementDate),
-    reading.period,
-    reading.kwh,
-    reading.type,
-    batchId,
-  ]);
+  const values = readings.map((reading) => readingColumnValues(reading, meterIdOf, batchId, dates));
   // VALUES() is deprecated in MySQL 8.0.20+ but is the one upsert form both MySQL and MariaDB accept.
   // The tag tells the monitor this bulk write belongs to an invocation with time left (statement-tag.ts).
   await db.query(
@@ -234,6 +238,7 @@ export async function loadReadings(
       reading,
       meterIdOf,
       batchId,
+      TEXT_DATES,
     );
     text += `${meterId}\t${interval}\t${startUtc}\t${date}\t${period ?? '\\N'}\t${valueKwh}\t${readingType}\t${batch}\n`;
   }
