@@ -79,9 +79,9 @@ const READING_COLUMNS =
 type ReadingColumnValues = readonly [
   meterId: number,
   interval: 'hh' | 'daily',
-  /** The interval's start, UTC, as a DATETIME literal (see docs/design.md#time-model). */
-  startUtc: string,
-  settlementDate: string,
+  /** The interval's start, UTC, as a DATETIME literal or its number (see docs/design.md#time-model). */
+  startUtc: string | number,
+  settlementDate: string | number,
   period: number | null,
   valueKwh: string,
   readingType: ReadingType,
@@ -106,17 +106,30 @@ function meterIdLookup(meterIds: ReadonlyMap<string, number>): (code: string) =>
   };
 }
 
-/** One reading as the LOAD DATA path's values of READING_COLUMNS (upsertReadings sends the same, dates as numbers). */
+/** How a write path sends a reading's instant and settlement date. */
+type DateValues = {
+  instant(utcMs: number): string | number;
+  date(date: string): string | number;
+};
+
+/** The DATETIME literal and the date's own text: what LOAD DATA reads. */
+const TEXT_DATES: DateValues = { instant: formatUtcSql, date: (date) => date };
+
+/**
+ * One reading as the values of READING_COLUMNS: the single mapping the INSERT and LOAD DATA paths
+ * share, each with its own `dates`.
+ */
 function readingColumnValues(
   reading: Reading,
   meterIdOf: (code: string) => number,
   batchId: string,
+  dates: DateValues,
 ): ReadingColumnValues {
   return [
     meterIdOf(reading.meterCode),
     reading.period === null ? 'daily' : 'hh',
-    formatUtcSql(reading.startUtcMs),
-    reading.settlementDate,
+    dates.instant(reading.startUtcMs),
+    dates.date(reading.settlementDate),
     reading.period,
     reading.kwh,
     reading.type,
@@ -132,25 +145,38 @@ function dateNumber(date: string): number | null {
   return DATE_TEXT.test(date) ? Number(date.slice(0, 4) + date.slice(5, 7) + date.slice(8, 10)) : null;
 }
 
-// A batch holds a few days among thousands of instants: the last day's number is reused.
-let lastDayNumber = Number.NaN;
-let lastDayDigits: number | null = null;
-
 /**
- * A UTC instant as the number YYYYMMDDhhmmss (2024-01-31 23:30:00 → 20240131233000), which the server
- * reads as that DATETIME; the DATETIME literal text when its date has no such number.
+ * Maps one statement's instants and dates to the numbers upsertReadings sends: YYYYMMDDhhmmss
+ * (2024-01-31 23:30:00 → 20240131233000), which the server reads as that DATETIME, and YYYYMMDD; the
+ * text instead for a date with no such number. A batch holds a few days among thousands of instants,
+ * so each keeps its last day's digits: per call, like meterIdLookup, not in module state.
  */
-function dateTimeValue(utcMs: number): number | string {
-  const dayNumber = Math.floor(utcMs / DAY_MS);
-  if (dayNumber !== lastDayNumber) {
-    lastDayDigits = dateNumber(formatUtcSql(dayNumber * DAY_MS).slice(0, 10));
-    lastDayNumber = dayNumber;
-  }
-  if (lastDayDigits === null) return formatUtcSql(utcMs);
-  const seconds = Math.floor((utcMs - dayNumber * DAY_MS) / 1000);
-  const hhmmss =
-    Math.floor(seconds / 3600) * 10_000 + Math.floor((seconds % 3600) / 60) * 100 + (seconds % 60);
-  return lastDayDigits * 1_000_000 + hhmmss;
+function numericDates(): DateValues {
+  let lastDayNumber = Number.NaN;
+  let lastDayDigits: number | null = null;
+  let lastDate = '';
+  let lastDateValue: number | string = '';
+  return {
+    instant(utcMs) {
+      const dayNumber = Math.floor(utcMs / DAY_MS);
+      if (dayNumber !== lastDayNumber) {
+        lastDayDigits = dateNumber(formatUtcSql(dayNumber * DAY_MS).slice(0, 10));
+        lastDayNumber = dayNumber;
+      }
+      if (lastDayDigits === null) return formatUtcSql(utcMs);
+      const seconds = Math.floor((utcMs - dayNumber * DAY_MS) / 1000);
+      const hhmmss =
+        Math.floor(seconds / 3600) * 10_000 + Math.floor((seconds % 3600) / 60) * 100 + (seconds % 60);
+      return lastDayDigits * 1_000_000 + hhmmss;
+    },
+    date(date) {
+      if (date !== lastDate) {
+        lastDate = date;
+        lastDateValue = dateNumber(date) ?? date;
+      }
+      return lastDateValue;
+    },
+  };
 }
 
 /**
@@ -168,24 +194,8 @@ export async function upsertReadings(
 ): Promise<void> {
   if (readings.length === 0) return;
   const meterIdOf = meterIdLookup(meterIds);
-  let lastDate = '';
-  let lastDateValue: number | string = '';
-  const values = readings.map((reading) => {
-    if (reading.settlementDate !== lastDate) {
-      lastDate = reading.settlementDate;
-      lastDateValue = dateNumber(lastDate) ?? lastDate;
-    }
-    return [
-      meterIdOf(reading.meterCode),
-      reading.period === null ? 'daily' : 'hh',
-      dateTimeValue(reading.startUtcMs),
-      lastDateValue,
-      reading.period,
-      reading.kwh,
-      reading.type,
-      batchId,
-    ];
-  });
+  const dates = numericDates();
+  const values = readings.map((reading) => readingColumnValues(reading, meterIdOf, batchId, dates));
   // VALUES() is deprecated in MySQL 8.0.20+ but is the one upsert form both MySQL and MariaDB accept.
   // The tag tells the monitor this bulk write belongs to an invocation with time left (statement-tag.ts).
   await db.query(
@@ -228,6 +238,7 @@ export async function loadReadings(
       reading,
       meterIdOf,
       batchId,
+      TEXT_DATES,
     );
     text += `${meterId}\t${interval}\t${startUtc}\t${date}\t${period ?? '\\N'}\t${valueKwh}\t${readingType}\t${batch}\n`;
   }

@@ -1,11 +1,14 @@
-// The database goes away while an import runs: shut down cleanly, or killed outright. Destructive, so
-// it runs against a disposable MariaDB of its own, never the shared server. (A session killed mid-batch
-// on a server that stays up is processor.test.ts's "resumes exactly after its connection is killed".)
+// The database goes away while an import runs: shut down cleanly, killed outright, or frozen (SIGSTOP)
+// mid LOAD DATA. Destructive, so it runs against a disposable MariaDB of its own, never the shared
+// server. (A session killed mid-batch on a server that stays up is processor.test.ts's "resumes exactly
+// after its connection is killed".)
 
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { withConnection } from '../../lib/db.js';
-import { DatabaseError } from '../../lib/errors.js';
+import { type Db, withConnection } from '../../lib/db.js';
+import { DatabaseError, DeadlineExceededError } from '../../lib/errors.js';
 import { type JobOutcome, processImports } from '../../lib/imports/processor.js';
 import {
   type DisposableMariaDb,
@@ -13,6 +16,7 @@ import {
   startDisposableMariaDb,
 } from '../helpers/disposable-mariadb.js';
 import { intervalCsv, migrate, queueJob, readingLines, readJob } from '../helpers/import-jobs.js';
+import { fakeContext } from '../helpers/lambda.js';
 
 const METERS = 20;
 const DAYS = 10;
@@ -129,4 +133,102 @@ describe('the database restarts while an import runs', () => {
       expect(await testDb.waitForSessions(0)).toBe(0);
     },
   );
+});
+
+/** The disposable server's process id, from the pid file it names. */
+async function serverPid(): Promise<number> {
+  const [[row]] = await testDb.admin.query<RowDataPacket[]>('SELECT @@pid_file AS pidFile');
+  const pid = Number((await readFile(String(row?.pidFile), 'utf8')).trim());
+  expect(Number.isSafeInteger(pid) && pid > 0).toBe(true);
+  return pid;
+}
+
+/**
+ * `db` with its `at`-th LOAD DATA frozen mid-statement: the server has taken the statement and asked
+ * for the file, and is stopped (SIGSTOP) just before the client sends it.
+ */
+function freezingLoadData(db: Db, at: number, freeze: () => void): Db {
+  let loads = 0;
+  const query = (sql: unknown, ...rest: unknown[]) => {
+    if (typeof sql === 'object' && sql !== null && String(Reflect.get(sql, 'sql')).includes('LOAD DATA')) {
+      loads++;
+      if (loads === at) {
+        const factory = Reflect.get(sql, 'infileStreamFactory') as () => unknown;
+        sql = {
+          ...sql,
+          infileStreamFactory: () => {
+            freeze();
+            return factory();
+          },
+        };
+      }
+    }
+    return (db.query as (...args: unknown[]) => unknown)(sql, ...rest);
+  };
+  return new Proxy(db, {
+    get(target, key) {
+      if (key === 'query') return query;
+      const value = Reflect.get(target, key);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+describe('the database freezes (SIGSTOP) mid LOAD DATA', () => {
+  it('ends the run at its deadline, leaves no session once the server runs again, and the next run completes exactly', async () => {
+    const job = await queueJob(testDb, { type: 'hh', csv });
+    const pid = await serverPid();
+    let frozenAt: number | undefined;
+    const freeze = () => {
+      frozenAt = Date.now();
+      process.kill(pid, 'SIGSTOP');
+    };
+    const invocation = fakeContext(5000);
+    let failure: unknown;
+    try {
+      failure = await withConnection(
+        testDb.config().db,
+        (db) =>
+          processImports(freezingLoadData(db, 5, freeze), {
+            leaseOwner: randomUUID(),
+            batchSize: BATCH_SIZE,
+            stopMarginMs: 1000,
+            writeMode: 'auto',
+            remainingMs: () => invocation.getRemainingTimeInMillis(),
+          }),
+        { invocation },
+      ).catch((caught: unknown) => caught);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    const endedMs = Date.now();
+
+    // The freeze happened (the 'auto' mode chose LOAD DATA here), and the run did not wait it out.
+    expect(frozenAt).toBeDefined();
+    expect(failure).toBeInstanceOf(DeadlineExceededError);
+    expect(invocation.getRemainingTimeInMillis()).toBeGreaterThan(0);
+    console.log(`frozen run ended ${endedMs - (frozenAt ?? endedMs)} ms after the freeze`);
+    // The server, running again, finds the socket closed and rolls the frozen batch back.
+    expect(await testDb.waitForSessions(0, 10_000)).toBe(0);
+    const stranded = await readJob(testDb, job.batchId);
+    expect(stranded.status).toBe('processing');
+    expect(stranded.checkpoint_row).toBe(4 * BATCH_SIZE);
+    expect(await readingLines(testDb)).toHaveLength(stranded.checkpoint_row);
+
+    await testDb.admin.query(
+      `UPDATE \`${testDb.name}\`.import_jobs SET lease_expires_at = NOW(3) - INTERVAL 1 SECOND WHERE batch_id = ?`,
+      [job.batchId],
+    );
+    const [resumed] = await runProcessor();
+    expect(resumed?.outcome).toBe('completed');
+    expect((await readingLines(testDb)).sort()).toEqual(expectedLines());
+    expect(await readJob(testDb, job.batchId)).toMatchObject({
+      status: 'completed',
+      retry_count: 1,
+      processed_rows: readings,
+      imported_rows: readings,
+      failed_rows: 0,
+    });
+    expect(await testDb.waitForSessions(0)).toBe(0);
+  });
 });

@@ -4,7 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withConnection } from '../../lib/db.js';
 import { processImports } from '../../lib/imports/processor.js';
@@ -107,17 +107,23 @@ async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<bool
   return condition();
 }
 
+/** Puts `csv` in the bucket and queues an S3 job for it, as an upload's arrival would. */
+async function queueS3Job(csv: string): Promise<{ batchId: string; key: string }> {
+  const key = `imports/${randomUUID()}/stall.csv`;
+  const put = await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: csv }));
+  const batchId = randomUUID();
+  await testDb.admin.query(
+    `INSERT INTO import_jobs (batch_id, filename, import_type, storage, s3_bucket, s3_key, s3_etag, s3_size_bytes)
+     VALUES (?, 'stall.csv', 'hh', 's3', ?, ?, ?, ?)`,
+    [batchId, s3.bucket, key, String(put.ETag).replaceAll('"', ''), Buffer.byteLength(csv)],
+  );
+  return { batchId, key };
+}
+
 describe('a stalled S3 download', () => {
   it('times out, re-queues the job with its checkpoint, frees the socket, and the next run resumes by range', async () => {
     const { csv, readings } = intervalCsv(8, 10); // 3,840 readings, ~170 KB
-    const key = `imports/${randomUUID()}/stall.csv`;
-    const put = await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: csv }));
-    const batchId = randomUUID();
-    await testDb.admin.query(
-      `INSERT INTO import_jobs (batch_id, filename, import_type, storage, s3_bucket, s3_key, s3_etag, s3_size_bytes)
-       VALUES (?, 'stall.csv', 'hh', 's3', ?, ?, ?, ?)`,
-      [batchId, s3.bucket, key, String(put.ETag).replaceAll('"', ''), Buffer.byteLength(csv)],
-    );
+    const { batchId } = await queueS3Job(csv);
     proxy.stallAfterBytes = 60_000;
     const startedMs = Date.now();
     const [stalled] = await runThroughProxy();
@@ -146,6 +152,41 @@ describe('a stalled S3 download', () => {
       resumed: { seek: 'range', byteOffset: requeued.checkpoint_byte_offset },
     });
     expect(await readingLines(testDb)).toHaveLength(readings);
+    expect(await waitFor(() => proxy.openConnections() === 0)).toBe(true);
+  });
+
+  it('fails, without retries, a job whose object was deleted after its first run committed rows', async () => {
+    await testDb.admin.query('DELETE FROM meter_readings');
+    const { csv, readings } = intervalCsv(8, 10);
+    const { batchId, key } = await queueS3Job(csv);
+    proxy.stallAfterBytes = 60_000;
+    const [stalled] = await runThroughProxy();
+    expect(stalled).toMatchObject({ batchId, outcome: 'requeued', errorCode: 'STORAGE_ERROR' });
+    const requeued = await readJob(testDb, batchId);
+    expect(requeued.checkpoint_row).toBeGreaterThan(0);
+    expect(requeued.checkpoint_row).toBeLessThan(readings);
+
+    proxy.stallAfterBytes = Number.POSITIVE_INFINITY;
+    await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: key }));
+    await testDb.admin.query('UPDATE import_jobs SET retry_at = NOW(3) WHERE batch_id = ?', [batchId]);
+    const [gone] = await runThroughProxy();
+    // The resume's first read (the header) finds no object: the upload's fault, not storage's.
+    expect(gone).toMatchObject({
+      batchId,
+      outcome: 'failed',
+      errorCode: 'UPLOAD_UNAVAILABLE',
+      detail: 'The uploaded file is no longer stored; upload it again',
+      processedRows: requeued.checkpoint_row,
+      importedRows: requeued.checkpoint_row,
+    });
+    expect(await readJob(testDb, batchId)).toMatchObject({
+      status: 'failed',
+      error_code: 'UPLOAD_UNAVAILABLE',
+      retry_count: 1,
+      checkpoint_row: requeued.checkpoint_row,
+    });
+    // What the first run committed stays; nothing was read past it.
+    expect(await readingLines(testDb)).toHaveLength(requeued.checkpoint_row);
     expect(await waitFor(() => proxy.openConnections() === 0)).toBe(true);
   });
 });
