@@ -2,16 +2,13 @@
 // group, only the API on the proxy endpoint, rds-db:connect scoped to the one user, the proxy alarms.
 // Conditions are evaluated as a deploy would (test/helpers/cloudformation.ts).
 
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployedResources, type Resource, resolveIfs, type Template } from '../helpers/cloudformation.js';
-import { withPackageLock } from '../helpers/package-lock.js';
+import { packageInto } from '../helpers/packaged-template.js';
 
-const run = promisify(execFile);
 const directories: string[] = [];
 
 // A CloudFormation Fn::Sub string: the escaped ${AWS::…} parts are CloudFormation's, not JavaScript's.
@@ -38,32 +35,11 @@ const PROXY = [
   'dbProxySecurityGroupIds=sg-proxy',
 ];
 
+/** Packages into a temp dir of this file's (removed after all); returns the template. */
 async function packageTemplate(extraArgs: string[]): Promise<Template> {
   const directory = await mkdtemp(join(tmpdir(), 'eclectyc-package-proxy-'));
   directories.push(directory);
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('AWS_')) env[name] = value;
-  }
-  Object.assign(env, {
-    SLS_TELEMETRY_DISABLED: '1',
-    SLS_NOTIFICATIONS_MODE: 'off',
-    AWS_SDK_LOAD_CONFIG: '0',
-  });
-  try {
-    await withPackageLock(() =>
-      run('node_modules/.bin/osls', ['package', '--stage', 'ci', '--package', directory, ...extraArgs], {
-        env,
-        timeout: 120_000,
-      }),
-    );
-  } catch (error) {
-    const output = error as { stdout?: unknown; stderr?: unknown };
-    throw new Error(`osls package failed:\n${String(output.stdout)}\n${String(output.stderr)}`, {
-      cause: error,
-    });
-  }
-  return JSON.parse(await readFile(join(directory, 'cloudformation-template-update-stack.json'), 'utf8'));
+  return packageInto(directory, extraArgs);
 }
 
 let proxied: Template;
