@@ -38,6 +38,10 @@ export type DisposableMariaDb = {
   stop(): Promise<void>;
   /** Kills the server (SIGKILL), as a crash or a lost host would; InnoDB recovers at the next start. */
   crash(): Promise<void>;
+  /** Stops the server process (SIGSTOP): its sockets stay open and nothing answers, as on a hung host. */
+  freeze(): void;
+  /** Lets a frozen server run on (SIGCONT). */
+  thaw(): void;
   /** A root connection to the running server. */
   connectRoot(): Promise<Connection>;
   /** A database and an app user with a per-account limit, as createTestDatabase makes them. */
@@ -114,6 +118,8 @@ export async function startDisposableMariaDb(
     start,
     stop: () => stopWith('SIGTERM'),
     crash: () => stopWith('SIGKILL'),
+    freeze: () => child?.kill('SIGSTOP'),
+    thaw: () => child?.kill('SIGCONT'),
     connectRoot,
     createDatabase: (options = {}) =>
       createTestDatabase({ ...options, server: { host: HOST, port, connectRoot, dropOnCleanup: false } }),

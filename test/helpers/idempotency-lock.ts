@@ -8,14 +8,14 @@ import { ADMIN_CONNECTION, type TestDatabase } from './database.js';
 /** How long an insert must have run to count as waiting for the lock. */
 const WAITING_MS = 300;
 
-export type HeldKey = {
+type HeldKey = {
   /** Polls until `count` of the app user's inserts wait for the key's lock; throws after `timeoutMs`. */
   waitForWaiters(count: number, timeoutMs?: number): Promise<void>;
   /** Rolls the held insert back (the key is free again) and ends the root session. */
   release(): Promise<void>;
 };
 
-export async function holdIdempotencyKey(testDb: TestDatabase, key: string): Promise<HeldKey> {
+async function holdIdempotencyKey(testDb: TestDatabase, key: string): Promise<HeldKey> {
   const holder = await createConnection({ ...ADMIN_CONNECTION, database: testDb.name });
   await holder.beginTransaction();
   await holder.query(
@@ -38,6 +38,29 @@ export async function holdIdempotencyKey(testDb: TestDatabase, key: string): Pro
       await holder.end();
     },
   };
+}
+
+/**
+ * Sends `count` requests with the same key while the key is held, waits until each of them waits for
+ * its lock, then rolls the held insert back so they all race for the freed key; returns their responses.
+ */
+export async function raceBehindHeldKey<T>(
+  testDb: TestDatabase,
+  key: string,
+  count: number,
+  send: () => Promise<T>,
+): Promise<T[]> {
+  const held = await holdIdempotencyKey(testDb, key);
+  let released = false;
+  try {
+    const racing = Promise.all(Array.from({ length: count }, send));
+    await held.waitForWaiters(count);
+    released = true;
+    await held.release();
+    return await racing;
+  } finally {
+    if (!released) await held.release();
+  }
 }
 
 /**

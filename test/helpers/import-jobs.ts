@@ -7,9 +7,28 @@ import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { withConnection } from '../../lib/db.js';
 import { storeFileChunks } from '../../lib/imports/file-store.js';
 import type { ImportType, Priority } from '../../lib/imports/job.js';
+import { type JobOutcome, type ProcessorOptions, processImports } from '../../lib/imports/processor.js';
 import type { TestDatabase } from './database.js';
 
 export { migrate } from './schema.js';
+
+/**
+ * One processor run on a connection of its own, as the scheduled handler makes it, with a minute left
+ * and a one-second stop margin unless `options` say otherwise.
+ */
+export function runProcessor(
+  testDb: TestDatabase,
+  options: Partial<ProcessorOptions> & Pick<ProcessorOptions, 'batchSize' | 'writeMode'>,
+): Promise<JobOutcome[]> {
+  return withConnection(testDb.config().db, (db) =>
+    processImports(db, {
+      leaseOwner: randomUUID(),
+      remainingMs: () => 60_000,
+      stopMarginMs: 1000,
+      ...options,
+    }),
+  );
+}
 
 export type QueuedJob = { id: number; batchId: string };
 

@@ -1,6 +1,7 @@
 // A TCP proxy in front of a MySQL server that fails the way a bad network does after the login:
 // it passes the handshake, then holds (neither delivers nor drops) what one side sends, until healed.
 // The server never learns that the client gave up while the link is held, exactly as in a partition.
+// It can also hold new links' greetings: a server that accepts but is too busy to answer.
 
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
@@ -10,7 +11,9 @@ export type StallMode =
   /** Every client packet after the login is held: a SET or query never reaches the server. */
   | { readonly kind: 'client-after-login' }
   /** Client packets pass, but once a statement matching `statement` has passed, the server's replies are held. */
-  | { readonly kind: 'replies-after'; readonly statement: RegExp };
+  | { readonly kind: 'replies-after'; readonly statement: RegExp }
+  /** Links not yet greeted stay so: their greeting is held, as from a server too busy to answer. */
+  | { readonly kind: 'silent' };
 
 export type StallingProxy = {
   readonly host: string;
@@ -21,6 +24,8 @@ export type StallingProxy = {
   heal(): void;
   /** Links whose login completed, since the proxy started. */
   readonly loggedInLinks: number;
+  /** Links accepted, since the proxy started. */
+  readonly links: number;
   /** Bytes held right now, both directions. */
   heldBytes(): number;
   /** Destroys every link and stops listening. */
@@ -64,6 +69,7 @@ class Link {
   ) {}
 
   fromServer(chunk: Buffer): void {
+    if (this.#serverPackets === 0 && this.mode().kind === 'silent') this.holdingReplies = true;
     if (this.holdingReplies) {
       this.toClient.push(chunk);
       return;
@@ -132,8 +138,10 @@ class Link {
 export async function startStallingProxy(target: { host: string; port: number }): Promise<StallingProxy> {
   let mode: StallMode = { kind: 'pass' };
   let loggedInLinks = 0;
+  let accepted = 0;
   const links = new Set<Link>();
   const server: Server = createServer((client) => {
+    accepted++;
     const upstream = connect({ host: target.host, port: target.port, noDelay: true });
     const link = new Link(
       client,
@@ -171,6 +179,9 @@ export async function startStallingProxy(target: { host: string; port: number })
     },
     get loggedInLinks() {
       return loggedInLinks;
+    },
+    get links() {
+      return accepted;
     },
     heldBytes: () => [...links].reduce((sum, link) => sum + link.heldBytes(), 0),
     async close() {

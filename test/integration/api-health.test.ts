@@ -189,10 +189,10 @@ describe('GET /api/health', () => {
     });
   });
 
-  it('counts retries exhausted, lost connections, deadlines and and deadlines: 2 of 5 finished is degraded', async () => {
+  it('counts retries exhausted and database errors as system failures: 2 of 5 finished is degraded', async () => {
     await seedFinished('completed', 1);
-    await seedFinished('failed', 1, '1 HOUR', 'retries_exhausted');
-    await seedFinished('failed', 1, '1 HOUR', 'deadline_exceeded');
+    await seedFinished('failed', 1, '1 HOUR', 'RETRIES_EXHAUSTED');
+    await seedFinished('failed', 1, '1 HOUR', 'DATABASE_ERROR');
     await seedFinished('failed', 2, '1 HOUR', 'FORMAT_ERROR');
     const { statusCode, queue } = await health();
     expect(statusCode).toBe(207);

@@ -2,15 +2,12 @@
 // table) is stored as a code and a safe message, the API's job views carry no host, user, schema or
 // SQL text, and the driver's detail goes to the processor's log.
 
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { withConnection } from '../../lib/db.js';
-import { processImports } from '../../lib/imports/processor.js';
 import { logger } from '../../lib/logger.js';
 import { AUTH, bodyOf, type Call, caller, migrate } from '../helpers/api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { httpEvent } from '../helpers/http-events.js';
-import { queueJob } from '../helpers/import-jobs.js';
+import { queueJob, runProcessor } from '../helpers/import-jobs.js';
 import { proveSessionAccounting } from '../helpers/session-accounting.js';
 
 let testDb: TestDatabase;
@@ -33,16 +30,8 @@ beforeEach(async () => {
 
 proveSessionAccounting(() => testDb);
 
-function runProcessor() {
-  return withConnection(testDb.config().db, (db) =>
-    processImports(db, {
-      leaseOwner: randomUUID(),
-      remainingMs: () => 60_000,
-      batchSize: 1000,
-      stopMarginMs: 1000,
-      writeMode: 'insert',
-    }),
-  );
+function runInsertProcessor() {
+  return runProcessor(testDb, { batchSize: 1000, writeMode: 'insert' });
 }
 
 /** The job as GET /api/import/jobs/{id} and the list show it, as the raw response bodies. */
@@ -105,7 +94,10 @@ describe.each(Object.keys(FAULTS) as (keyof typeof FAULTS)[])('a database error 
     const logged = vi.spyOn(logger, 'error').mockImplementation(() => undefined);
     await breakIt();
     try {
-      expect((await runProcessor())[0]).toMatchObject({ outcome: 'requeued', errorCode: 'DATABASE_ERROR' });
+      expect((await runInsertProcessor())[0]).toMatchObject({
+        outcome: 'requeued',
+        errorCode: 'DATABASE_ERROR',
+      });
       const requeued = await jobResponses(job.batchId);
       expect(requeued.job).toMatchObject({
         status: 'queued',
@@ -115,7 +107,10 @@ describe.each(Object.keys(FAULTS) as (keyof typeof FAULTS)[])('a database error 
       for (const text of requeued.texts) expect(internalsIn(text)).toEqual([]);
 
       await testDb.admin.query('UPDATE import_jobs SET retry_at = NOW(3) - INTERVAL 1 SECOND');
-      expect((await runProcessor())[0]).toMatchObject({ outcome: 'failed', errorCode: 'RETRIES_EXHAUSTED' });
+      expect((await runInsertProcessor())[0]).toMatchObject({
+        outcome: 'failed',
+        errorCode: 'RETRIES_EXHAUSTED',
+      });
       const failed = await jobResponses(job.batchId);
       expect(failed.job).toMatchObject({
         status: 'failed',

@@ -16,7 +16,7 @@ import {
 } from '../helpers/api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { httpEvent } from '../helpers/http-events.js';
-import { holdIdempotencyKey } from '../helpers/idempotency-lock.js';
+import { raceBehindHeldKey } from '../helpers/idempotency-lock.js';
 import { proveSessionAccounting } from '../helpers/session-accounting.js';
 
 const DAILY = 'MPAN,Date,Reading,Unit\nE06BG12862,09/11/2024,123.45,kWh\nE06BG12862,10/11/2024,120,\n';
@@ -293,16 +293,9 @@ describe('POST /api/import/jobs', () => {
       // Queued behind an uncommitted insert of the key that then rolls back, the three requests all
       // take the key's shared lock and then want it exclusive: InnoDB picks deadlock victims (1213).
       const headers = { 'idempotency-key': 'race-held' };
-      const held = await holdIdempotencyKey(testDb, 'race-held');
-      let responses: Awaited<ReturnType<Call>>[];
-      try {
-        const racing = Promise.all([1, 2, 3].map(() => call(csvUpload(DAILY, { type: 'daily' }, headers))));
-        await held.waitForWaiters(3);
-        await held.release();
-        responses = await racing;
-      } finally {
-        await held.release().catch(() => undefined);
-      }
+      const responses = await raceBehindHeldKey(testDb, 'race-held', 3, () =>
+        call(csvUpload(DAILY, { type: 'daily' }, headers)),
+      );
       const statuses = responses.map((response) => response.statusCode);
       expect(statuses.sort(), JSON.stringify(responses.map((response) => response.body))).toEqual([
         200, 200, 202,

@@ -20,7 +20,7 @@ import { asSqsEvent, LOCAL_S3_CREDENTIALS, type S3Notification } from '../../scr
 import { AUTH, bodyOf, csvUpload, jobRow, migrate, TOKEN } from '../helpers/api.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { httpEvent } from '../helpers/http-events.js';
-import { holdIdempotencyKey } from '../helpers/idempotency-lock.js';
+import { raceBehindHeldKey } from '../helpers/idempotency-lock.js';
 import { intervalCsv } from '../helpers/import-jobs.js';
 import { fakeContext } from '../helpers/lambda.js';
 import { startTestS3, type TestS3 } from '../helpers/local-s3.js';
@@ -181,17 +181,10 @@ describe('POST /api/import/uploads', () => {
   it('creates one job and replays it to the rest when three requests race behind a held key lock', async () => {
     // As for POST /api/import/jobs: the waiters on a rolled-back insert of the key deadlock (1213).
     const headers = { ...AUTH, 'idempotency-key': 'upload-race' };
-    const held = await holdIdempotencyKey(testDb, 'upload-race');
-    let responses: Awaited<ReturnType<ReturnType<typeof api>>>[];
-    try {
-      const handler = api();
-      const racing = Promise.all([1, 2, 3].map(() => handler(requestUpload({ type: 'daily' }, headers))));
-      await held.waitForWaiters(3);
-      await held.release();
-      responses = await racing;
-    } finally {
-      await held.release().catch(() => undefined);
-    }
+    const handler = api();
+    const responses = await raceBehindHeldKey(testDb, 'upload-race', 3, () =>
+      handler(requestUpload({ type: 'daily' }, headers)),
+    );
     const statuses = responses.map((response) => response.statusCode);
     expect(statuses.sort(), JSON.stringify(responses.map((response) => response.body))).toEqual([
       200, 200, 201,

@@ -6,13 +6,11 @@ import { randomUUID } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { withConnection } from '../../lib/db.js';
-import { processImports } from '../../lib/imports/processor.js';
 import { createS3Client } from '../../lib/storage/s3-client.js';
 import { loadStorageConfig } from '../../lib/storage/storage-config.js';
 import { LOCAL_S3_CREDENTIALS } from '../../scripts/local-s3.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { intervalCsv, migrate, readingLines, readJob } from '../helpers/import-jobs.js';
+import { intervalCsv, migrate, readingLines, readJob, runProcessor } from '../helpers/import-jobs.js';
 import { startTestS3, type TestS3 } from '../helpers/local-s3.js';
 import { proveSessionAccounting } from '../helpers/session-accounting.js';
 
@@ -88,17 +86,12 @@ function runThroughProxy() {
     IMPORT_S3_ENDPOINT: proxy.endpoint,
     AWS_REGION: 'us-east-1',
   });
-  return withConnection(testDb.config().db, (db) =>
-    processImports(db, {
-      leaseOwner: randomUUID(),
-      remainingMs: () => 60_000,
-      batchSize: 300,
-      stopMarginMs: 1000,
-      writeMode: 'auto',
-      createS3Client: () =>
-        createS3Client(storage, { credentials: { ...LOCAL_S3_CREDENTIALS }, socketIdleTimeoutMs: 400 }),
-    }),
-  );
+  return runProcessor(testDb, {
+    batchSize: 300,
+    writeMode: 'auto',
+    createS3Client: () =>
+      createS3Client(storage, { credentials: { ...LOCAL_S3_CREDENTIALS }, socketIdleTimeoutMs: 400 }),
+  });
 }
 
 async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<boolean> {

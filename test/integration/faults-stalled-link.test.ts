@@ -1,6 +1,7 @@
 // The network stalls after the login (a TCP proxy passes the handshake, then holds what follows) and a
 // statement waits on a row lock at the deadline: every handler still answers before its deadline, and no
-// session outlives the invocation by more than a few seconds. On a disposable MariaDB of its own.
+// session outlives the invocation by more than a few seconds; so too when the server itself freezes
+// (SIGSTOP) mid-statement. On a disposable MariaDB of its own.
 
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -288,6 +289,38 @@ describe('a statement waiting on a row lock at the deadline', () => {
       await locker.rollback().catch(() => undefined);
       await locker.end();
     }
+  });
+});
+
+describe('a server frozen mid-statement (SIGSTOP)', () => {
+  it('fails the invocation at its deadline, and the session ends once the server runs again', async () => {
+    let frozen = false;
+    const outcome = await timed(() =>
+      withConnection(
+        testDb.config({ DB_DEADLINE_MARGIN_MS: '200' }).db,
+        async (db) => {
+          const statement = db.query('SELECT SLEEP(0.5)');
+          server.freeze();
+          frozen = true;
+          await statement;
+        },
+        { invocation: fakeContext(1500) },
+      ),
+    );
+    try {
+      expect(frozen).toBe(true);
+      expect(outcome.error).toBeInstanceOf(DeadlineExceededError);
+      expect(outcome.ms).toBeLessThan(1500);
+    } finally {
+      server.thaw();
+    }
+    const thawedAt = Date.now();
+    expect(await testDb.waitForSessions(0, 10_000)).toBe(0);
+    const goneMs = Date.now() - thawedAt;
+    console.log(
+      `frozen server: DeadlineExceededError after ${outcome.ms} ms; session gone ${goneMs} ms after the thaw`,
+    );
+    expect(goneMs).toBeLessThan(3000);
   });
 });
 

@@ -19,7 +19,12 @@ import {
   passwordOptions,
 } from '../../lib/db-auth.js';
 import { ConnectionLimitError, DatabaseError } from '../../lib/errors.js';
-import { type FakeRdsEndpoint, type Login, startFakeRdsEndpoint } from '../helpers/fake-rds-endpoint.js';
+import {
+  type FakeRdsEndpoint,
+  type FakeRdsEndpointOptions,
+  type Login,
+  startFakeRdsEndpoint,
+} from '../helpers/fake-rds-endpoint.js';
 import { httpEvent } from '../helpers/http-events.js';
 import { fakeContext } from '../helpers/lambda.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/test-certificates.js';
@@ -370,6 +375,21 @@ describe('the token never crosses plain TCP', () => {
   });
 });
 
+const BORROW_TIMEOUT = { errno: 9501, message: 'Timed-out waiting to acquire database connection' };
+
+/** Runs `work` with an IAM config whose DB_PROXY_ENDPOINT is a fake proxy of these options; closes it after. */
+async function behindFakeProxy(
+  options: Omit<FakeRdsEndpointOptions, 'tls'>,
+  work: (proxy: FakeRdsEndpoint, config: DbConfig) => Promise<void>,
+): Promise<void> {
+  const proxy = await startFakeRdsEndpoint({ tls, ...options });
+  try {
+    await work(proxy, iamConfig(1, { DB_PROXY_ENDPOINT: `127.0.0.1:${proxy.port}` }));
+  } finally {
+    await proxy.close();
+  }
+}
+
 describe('behind RDS Proxy with IAM (DB_PROXY_ENDPOINT)', () => {
   it('signs for the proxy endpoint, skips the session SET and never prepares', async () => {
     const { tokens, signed } = countingTokens();
@@ -394,56 +414,37 @@ describe('behind RDS Proxy with IAM (DB_PROXY_ENDPOINT)', () => {
 
   it('turns the proxy’s borrow timeout (9501) during work into ConnectionLimitError', async () => {
     const { tokens } = countingTokens();
-    const proxy = await startFakeRdsEndpoint({
-      tls,
-      authenticate: () => undefined,
-      answer: () => ({ errno: 9501, message: 'Timed-out waiting to acquire database connection' }),
-    });
-    try {
-      const config = iamConfig(1, { DB_PROXY_ENDPOINT: `127.0.0.1:${proxy.port}` });
+    const answer = () => BORROW_TIMEOUT;
+    await behindFakeProxy({ authenticate: () => undefined, answer }, async (proxy, config) => {
       const error = await withConnection(config, (db) => db.query('SELECT 1'), { authTokens: tokens }).catch(
         (caught: unknown) => caught,
       );
       expect(error).toBeInstanceOf(ConnectionLimitError);
       expect(error).toMatchObject({ errno: 9501, attempts: 1, retryAfterSeconds: 1 });
       expect(proxy.queries).toEqual(['SELECT 1']);
-    } finally {
-      await proxy.close();
-    }
+    });
   });
 
   it('counts a refusal during work in the connection metrics, as one refused and given up', async () => {
     const { tokens } = countingTokens();
-    const proxy = await startFakeRdsEndpoint({
-      tls,
-      authenticate: () => undefined,
-      answer: () => ({ errno: 9501, message: 'Timed-out waiting to acquire database connection' }),
-    });
-    try {
+    const answer = () => BORROW_TIMEOUT;
+    await behindFakeProxy({ authenticate: () => undefined, answer }, async (_proxy, config) => {
       const events: string[] = [];
       const connectionEvents = {
         refused: (errno: number) => events.push(`refused ${errno}`),
         gaveUp: () => events.push('gave up'),
       };
-      const config = iamConfig(1, { DB_PROXY_ENDPOINT: `127.0.0.1:${proxy.port}` });
       await withConnection(config, (db) => db.query('SELECT 1'), {
         authTokens: tokens,
         connectionEvents,
       }).catch(() => undefined);
       expect(events).toEqual(['refused 9501', 'gave up']);
-    } finally {
-      await proxy.close();
-    }
+    });
   });
 
   it('retries a borrow timeout (9501) at login like a connection limit, then answers ConnectionLimitError', async () => {
     const { tokens } = countingTokens();
-    const proxy = await startFakeRdsEndpoint({
-      tls,
-      authenticate: () => ({ errno: 9501, message: 'Timed-out waiting to acquire database connection' }),
-    });
-    try {
-      const config = iamConfig(1, { DB_PROXY_ENDPOINT: `127.0.0.1:${proxy.port}` });
+    await behindFakeProxy({ authenticate: () => BORROW_TIMEOUT }, async (proxy, config) => {
       const error = await withConnection(config, (db) => db.query('SELECT 1'), { authTokens: tokens }).catch(
         (caught: unknown) => caught,
       );
@@ -451,9 +452,7 @@ describe('behind RDS Proxy with IAM (DB_PROXY_ENDPOINT)', () => {
       expect(proxy.logins.length).toBeGreaterThan(1);
       expect(error).toMatchObject({ errno: 9501, attempts: proxy.logins.length });
       expect(proxy.queries).toEqual([]);
-    } finally {
-      await proxy.close();
-    }
+    });
   });
 
   for (const message of [
@@ -462,9 +461,7 @@ describe('behind RDS Proxy with IAM (DB_PROXY_ENDPOINT)', () => {
   ]) {
     it(`retries the proxy’s 1040 "${message}" at login, then answers ConnectionLimitError`, async () => {
       const { tokens } = countingTokens();
-      const proxy = await startFakeRdsEndpoint({ tls, authenticate: () => ({ errno: 1040, message }) });
-      try {
-        const config = iamConfig(1, { DB_PROXY_ENDPOINT: `127.0.0.1:${proxy.port}` });
+      await behindFakeProxy({ authenticate: () => ({ errno: 1040, message }) }, async (proxy, config) => {
         const error = await withConnection(config, (db) => db.query('SELECT 1'), {
           authTokens: tokens,
         }).catch((caught: unknown) => caught);
@@ -472,9 +469,7 @@ describe('behind RDS Proxy with IAM (DB_PROXY_ENDPOINT)', () => {
         expect((error as ConnectionLimitError).errno).toBe(1040);
         expect(proxy.logins.length).toBeGreaterThan(1);
         expect((error as ConnectionLimitError).attempts).toBe(proxy.logins.length);
-      } finally {
-        await proxy.close();
-      }
+      });
     });
   }
 });

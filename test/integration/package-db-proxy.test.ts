@@ -2,16 +2,13 @@
 // group, only the API on the proxy endpoint, rds-db:connect scoped to the one user, the proxy alarms.
 // Conditions are evaluated as a deploy would (test/helpers/cloudformation.ts).
 
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployedResources, type Resource, resolveIfs, type Template } from '../helpers/cloudformation.js';
-import { withPackageLock } from '../helpers/package-lock.js';
+import { packageInto } from '../helpers/packaged-template.js';
 
-const run = promisify(execFile);
 const directories: string[] = [];
 
 // A CloudFormation Fn::Sub string: the escaped ${AWS::…} parts are CloudFormation's, not JavaScript's.
@@ -38,32 +35,11 @@ const PROXY = [
   'dbProxySecurityGroupIds=sg-proxy',
 ];
 
+/** Packages into a temp dir of this file's (removed after all); returns the template. */
 async function packageTemplate(extraArgs: string[]): Promise<Template> {
   const directory = await mkdtemp(join(tmpdir(), 'eclectyc-package-proxy-'));
   directories.push(directory);
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('AWS_')) env[name] = value;
-  }
-  Object.assign(env, {
-    SLS_TELEMETRY_DISABLED: '1',
-    SLS_NOTIFICATIONS_MODE: 'off',
-    AWS_SDK_LOAD_CONFIG: '0',
-  });
-  try {
-    await withPackageLock(() =>
-      run('node_modules/.bin/osls', ['package', '--stage', 'ci', '--package', directory, ...extraArgs], {
-        env,
-        timeout: 120_000,
-      }),
-    );
-  } catch (error) {
-    const output = error as { stdout?: unknown; stderr?: unknown };
-    throw new Error(`osls package failed:\n${String(output.stdout)}\n${String(output.stderr)}`, {
-      cause: error,
-    });
-  }
-  return JSON.parse(await readFile(join(directory, 'cloudformation-template-update-stack.json'), 'utf8'));
+  return packageInto(directory, extraArgs);
 }
 
 let proxied: Template;
@@ -146,7 +122,8 @@ describe('serverless package --param dbProxy=true --param dbAuth=iam', () => {
   it('gives the target group a pool share, a borrow timeout below the API timeout and the session InitQuery', () => {
     const groups = deployed(proxied, 'AWS::RDS::DBProxyTargetGroup');
     expect(groups).toHaveLength(1);
-    expect(targetGroupProperties(proxied)).toEqual({
+    const properties = targetGroupProperties(proxied);
+    expect(properties).toEqual({
       DBProxyName: { Ref: 'DbProxy' },
       TargetGroupName: 'default',
       DBClusterIdentifiers: { Ref: 'AWS::NoValue' },
@@ -160,7 +137,8 @@ describe('serverless package --param dbProxy=true --param dbAuth=iam', () => {
       },
     });
     const apiTimeout = proxied.Resources.ApiLambdaFunction?.Properties.Timeout;
-    expect(5).toBeLessThan(Number(apiTimeout));
+    const pool = properties.ConnectionPoolConfigurationInfo as { ConnectionBorrowTimeout: number };
+    expect(pool.ConnectionBorrowTimeout).toBeLessThan(Number(apiTimeout));
   });
 
   it("bounds MariaDB's statements with max_statement_time (seconds) in the InitQuery", () => {

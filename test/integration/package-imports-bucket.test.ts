@@ -2,15 +2,11 @@
 // public access blocked, TLS only, CORS for the configured origins, lifecycle expiry), its event queue
 // and dead-letter queue, the arrival function's trigger, and each role's S3/SQS rights (least privilege).
 
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { withPackageLock } from '../helpers/package-lock.js';
-
-const run = promisify(execFile);
+import { packageInto } from '../helpers/packaged-template.js';
 
 type Resource = { Type: string; DependsOn?: string[]; Properties: Record<string, unknown> };
 type Template = { Resources: Record<string, Resource> };
@@ -21,32 +17,11 @@ const directories: string[] = [];
 let template: Template;
 let tuned: Template;
 
+/** Packages into a temp dir of this file's (removed after all); returns the template. */
 async function packageTemplate(extraArgs: string[] = []): Promise<Template> {
   const directory = await mkdtemp(join(tmpdir(), 'eclectyc-package-bucket-'));
   directories.push(directory);
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('AWS_')) env[name] = value;
-  }
-  Object.assign(env, {
-    SLS_TELEMETRY_DISABLED: '1',
-    SLS_NOTIFICATIONS_MODE: 'off',
-    AWS_SDK_LOAD_CONFIG: '0',
-  });
-  try {
-    await withPackageLock(() =>
-      run('node_modules/.bin/osls', ['package', '--stage', 'ci', '--package', directory, ...extraArgs], {
-        env,
-        timeout: 120_000,
-      }),
-    );
-  } catch (error) {
-    const output = error as { stdout?: unknown; stderr?: unknown };
-    throw new Error(`osls package failed:\n${String(output.stdout)}\n${String(output.stderr)}`, {
-      cause: error,
-    });
-  }
-  return JSON.parse(await readFile(join(directory, 'cloudformation-template-update-stack.json'), 'utf8'));
+  return packageInto<Template>(directory, extraArgs);
 }
 
 beforeAll(async () => {

@@ -1,49 +1,20 @@
 // The monitor's part of the packaged CloudFormation template: its environment, the alarm topic, the
 // alarms (metric, threshold, missing-data rule) and the dashboard, with thresholds following the params.
 
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { withPackageLock } from '../helpers/package-lock.js';
-
-const run = promisify(execFile);
-
-type Resource = { Type: string; Condition?: string; Properties: Record<string, unknown> };
-type Template = { Resources: Record<string, Resource>; Conditions?: Record<string, unknown> };
+import type { Resource, Template } from '../helpers/cloudformation.js';
+import { packageInto } from '../helpers/packaged-template.js';
 
 const directories: string[] = [];
 
-/** Runs `osls package` offline (no AWS credentials, no telemetry) into a temp dir; returns the template. */
+/** Packages into a temp dir of this file's (removed after all); returns the template. */
 async function packageTemplate(extraArgs: string[] = []): Promise<Template> {
   const directory = await mkdtemp(join(tmpdir(), 'eclectyc-package-monitor-'));
   directories.push(directory);
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('AWS_')) env[name] = value;
-  }
-  Object.assign(env, {
-    SLS_TELEMETRY_DISABLED: '1',
-    SLS_NOTIFICATIONS_MODE: 'off',
-    AWS_SDK_LOAD_CONFIG: '0',
-  });
-  try {
-    await withPackageLock(() =>
-      run('node_modules/.bin/osls', ['package', '--stage', 'ci', '--package', directory, ...extraArgs], {
-        env,
-        timeout: 120_000,
-      }),
-    );
-  } catch (error) {
-    // osls explains itself on stdout; without it a failure here says nothing.
-    const output = error as { stdout?: unknown; stderr?: unknown };
-    throw new Error(`osls package failed:\n${String(output.stdout)}\n${String(output.stderr)}`, {
-      cause: error,
-    });
-  }
-  return JSON.parse(await readFile(join(directory, 'cloudformation-template-update-stack.json'), 'utf8'));
+  return packageInto(directory, extraArgs);
 }
 
 let template: Template;

@@ -1,40 +1,17 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployedResources, type Resource, type Template } from '../helpers/cloudformation.js';
-import { withPackageLock } from '../helpers/package-lock.js';
+import { packageInto } from '../helpers/packaged-template.js';
 
 const run = promisify(execFile);
 
 let outputDir: string;
 let template: Template;
-
-/** Runs `osls package` offline: no AWS credentials, no telemetry, output to a temp dir. */
-async function packageStage(stage: string, directory: string, extraArgs: string[] = []): Promise<Template> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('AWS_')) env[name] = value;
-  }
-  Object.assign(env, {
-    SLS_TELEMETRY_DISABLED: '1',
-    SLS_NOTIFICATIONS_MODE: 'off',
-    AWS_SDK_LOAD_CONFIG: '0',
-  });
-  // Packaging runs of one service must not overlap (shared .esbuild/ and .serverless/).
-  await withPackageLock(() =>
-    run('node_modules/.bin/osls', ['package', '--stage', stage, '--package', directory, ...extraArgs], {
-      env,
-      timeout: 120_000,
-    }),
-  );
-  return JSON.parse(
-    await readFile(join(directory, 'cloudformation-template-update-stack.json'), 'utf8'),
-  ) as Template;
-}
 
 function resourcesOfType(type: string): Array<[string, Resource]> {
   return Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
@@ -42,7 +19,7 @@ function resourcesOfType(type: string): Array<[string, Resource]> {
 
 beforeAll(async () => {
   outputDir = await mkdtemp(join(tmpdir(), 'eclectyc-package-'));
-  template = await packageStage('ci', outputDir);
+  template = await packageInto(outputDir);
 }, 180_000);
 
 afterAll(async () => {

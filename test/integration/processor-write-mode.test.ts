@@ -2,18 +2,16 @@
 // default, and what security benchmarks ask for), the processor must take the INSERT path and import
 // exactly, where LOAD DATA LOCAL would be refused. A server setting, so a disposable server of its own.
 
-import { randomUUID } from 'node:crypto';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withConnection } from '../../lib/db.js';
-import { processImports } from '../../lib/imports/processor.js';
 import { serverAllowsLocalInfile } from '../../lib/imports/reading-repository.js';
 import {
   type DisposableMariaDb,
   type DisposableTestDatabase,
   startDisposableMariaDb,
 } from '../helpers/disposable-mariadb.js';
-import { intervalCsv, migrate, queueJob, readJob } from '../helpers/import-jobs.js';
+import { intervalCsv, migrate, queueJob, readJob, runProcessor } from '../helpers/import-jobs.js';
 
 let server: DisposableMariaDb;
 let testDb: DisposableTestDatabase;
@@ -30,15 +28,7 @@ afterAll(async () => {
 });
 
 function run(writeMode: 'auto' | 'load') {
-  return withConnection(testDb.config().db, (db) =>
-    processImports(db, {
-      leaseOwner: randomUUID(),
-      remainingMs: () => 60_000,
-      batchSize: 700,
-      stopMarginMs: 1000,
-      writeMode,
-    }),
-  );
+  return runProcessor(testDb, { batchSize: 700, writeMode });
 }
 
 it('auto takes the INSERT path where local_infile is OFF and imports every reading exactly', async () => {

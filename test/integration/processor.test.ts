@@ -17,6 +17,7 @@ import {
   queueJob,
   readingLines,
   readJob,
+  runProcessor,
   tableCounts,
 } from '../helpers/import-jobs.js';
 import { proveSessionAccounting } from '../helpers/session-accounting.js';
@@ -81,16 +82,7 @@ async function releaseAfterFirstBatch(batchId: string, batchSize: number): Promi
 let writeMode: WriteMode = 'insert';
 
 function run(options: Partial<ProcessorOptions> = {}) {
-  return withConnection(testDb.config().db, (db) =>
-    processImports(db, {
-      leaseOwner: randomUUID(),
-      remainingMs: () => 60_000,
-      batchSize: 1000,
-      stopMarginMs: 1000,
-      writeMode,
-      ...options,
-    }),
-  );
+  return runProcessor(testDb, { batchSize: 1000, writeMode, ...options });
 }
 
 const INTERVAL = [

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Db, PREPARED_STATEMENT_CACHE, withConnection } from '../../lib/db.js';
@@ -13,6 +13,7 @@ import { errorResponse } from '../../lib/http.js';
 import { logger } from '../../lib/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { fakeContext } from '../helpers/lambda.js';
+import { startStallingProxy } from '../helpers/stalling-proxy.js';
 
 const LIMIT = 5;
 let testDb: TestDatabase;
@@ -307,30 +308,16 @@ describe('withConnection', () => {
   });
 
   it('blames the limit (ConnectionLimitError) when the time left after refusals runs out mid-handshake', async () => {
-    // The first connect reaches the server (held at its limit: 1226); every later one reaches a socket
-    // that never greets, as a server too busy to answer would. The retry's connect is cut to the time
+    // The first connect reaches the server (held at its limit: 1226); after that refusal the proxy holds
+    // every new link's greeting, as a server too busy to answer would. The retry's connect is cut to the time
     // left and times out: that is the limit's doing, not a network fault.
     const holders = await testDb.openAppSessions(LIMIT);
     const server = testDb.config().db;
-    const silent: Socket[] = [];
-    let links = 0;
-    const front = createServer((client) => {
-      links++;
-      if (links > 1) {
-        silent.push(client);
-        return;
-      }
-      const upstream = connect({ host: server.host, port: server.port });
-      client.pipe(upstream).pipe(client);
-      client.on('error', () => upstream.destroy());
-      upstream.on('error', () => client.destroy());
-    });
-    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
-    const { port } = front.address() as { port: number };
+    const proxy = await startStallingProxy({ host: server.host, port: server.port });
     try {
       const config = testDb.config({
-        DB_HOST: '127.0.0.1',
-        DB_PORT: String(port),
+        DB_HOST: proxy.host,
+        DB_PORT: String(proxy.port),
         DB_DEADLINE_MARGIN_MS: '200',
       });
       const events: string[] = [];
@@ -338,17 +325,19 @@ describe('withConnection', () => {
         invocation: fakeContext(1200),
         random: () => 0,
         connectionEvents: {
-          refused: (errno) => events.push(`refused ${errno}`),
+          refused: (errno) => {
+            events.push(`refused ${errno}`);
+            proxy.stall({ kind: 'silent' });
+          },
           gaveUp: () => events.push('gave up'),
         },
       }).catch((caught: unknown) => caught);
-      expect(links).toBe(2);
+      expect(proxy.links).toBe(2);
       expect(error).toBeInstanceOf(ConnectionLimitError);
       expect((error as ConnectionLimitError).errno).toBe(1226);
       expect(events).toEqual(['refused 1226', 'gave up']);
     } finally {
-      for (const socket of silent) socket.destroy();
-      await new Promise((resolve) => front.close(resolve));
+      await proxy.close();
       await Promise.all(holders.map((holder) => holder.end()));
     }
     expect(await testDb.waitForSessions(0)).toBe(0);
