@@ -21,6 +21,7 @@ import { layoutNamesFor } from '../../lib/imports/layouts/registry.js';
 import { asSqsEvent, LOCAL_S3_CREDENTIALS } from '../../scripts/local-s3.js';
 import { migrate, seedJob, TOKEN } from '../helpers/api.js';
 import { type Browser, launchChromium } from '../helpers/browser.js';
+import { showReadings, signIn as signInAs } from '../helpers/console-page.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { type RunningServer, serveHandler } from '../helpers/http-adapter.js';
 import { fakeContext } from '../helpers/lambda.js';
@@ -134,10 +135,7 @@ async function screenshot(name: string, target: Page = page): Promise<void> {
 }
 
 async function signIn(target: Page = page): Promise<void> {
-  await target.goto(`${server.origin}/`);
-  await target.getByLabel('API token').fill(TOKEN);
-  await target.getByRole('button', { name: 'Sign in' }).click();
-  await target.getByRole('heading', { name: 'Upload a file' }).waitFor();
+  await signInAs(target, server.origin, TOKEN);
 }
 
 /** One scheduled run of the processor, as the local stack's schedule would invoke it. */
@@ -228,11 +226,12 @@ describe('the console page', () => {
         .toContain('completed');
 
       // The imported readings, charted: seven days of the file, then the days it did not cover.
-      await page.getByLabel('Meter (MPAN or MPRN)').fill('E06BG12862');
-      await page.getByLabel('From', { exact: true }).fill('2024-11-01');
-      await page.getByLabel('To', { exact: true }).fill('2024-11-10');
-      await page.getByLabel('Interval').selectOption('daily');
-      await page.getByRole('button', { name: 'Show readings' }).click();
+      await showReadings(page, {
+        meter: 'E06BG12862',
+        from: '2024-11-01',
+        to: '2024-11-10',
+        interval: 'daily',
+      });
       await expect
         .poll(() => page.locator('#readings-status').textContent())
         .toBe('7 of 10 days have a reading; 3 missing in 1 gap; 1 estimated.');
@@ -267,11 +266,12 @@ describe('the console page', () => {
       // The spring clock change: a settlement day of 46 half-hours, all of them in the export.
       expect(Number(stored[0]?.n)).toBe(46);
 
-      await page.getByLabel('Meter (MPAN or MPRN)').fill('2200012345678');
-      await page.getByLabel('From', { exact: true }).fill('2025-03-30');
-      await page.getByLabel('To', { exact: true }).fill('2025-03-30');
-      await page.getByLabel('Interval').selectOption('hh');
-      await page.getByRole('button', { name: 'Show readings' }).click();
+      await showReadings(page, {
+        meter: '2200012345678',
+        from: '2025-03-30',
+        to: '2025-03-30',
+        interval: 'hh',
+      });
       await expect
         .poll(() => page.locator('#readings-status').textContent())
         .toBe('46 of 46 half-hours have a reading.');
@@ -435,10 +435,7 @@ describe('the console page', () => {
       });
       expect(seeded.readings).toBe(4 * 48 - missing.length);
       await signIn();
-      await page.getByLabel('Meter (MPAN or MPRN)').fill('1900098765432');
-      await page.getByLabel('From', { exact: true }).fill('2024-11-04');
-      await page.getByLabel('To', { exact: true }).fill('2024-11-07');
-      await page.getByRole('button', { name: 'Show readings' }).click();
+      await showReadings(page, { meter: '1900098765432', from: '2024-11-04', to: '2024-11-07' });
       await expect
         .poll(() => page.locator('#readings-status').textContent())
         .toBe('140 of 192 half-hours have a reading; 52 missing in 3 gaps; 2 estimated.');
@@ -451,8 +448,7 @@ describe('the console page', () => {
       ]);
       await screenshot('05-readings-chart');
 
-      await page.getByLabel('Meter (MPAN or MPRN)').fill('9999999999999');
-      await page.getByRole('button', { name: 'Show readings' }).click();
+      await showReadings(page, { meter: '9999999999999' });
       await expect.poll(() => page.locator('#readings-status').textContent()).toBe('Meter not found');
       expect(await page.locator('svg.chart').count()).toBe(0);
     },
