@@ -17,6 +17,8 @@ import { createProcessImportsHandler } from '../../functions/process-imports.js'
 import { createS3UploadArrivedHandler } from '../../functions/s3-upload-arrived.js';
 import { hashToken } from '../../lib/auth.js';
 import { contentSecurityPolicy } from '../../lib/console/console-headers.js';
+import { ConnectionLimitError } from '../../lib/errors.js';
+import { errorResponse } from '../../lib/http.js';
 import { layoutNamesFor } from '../../lib/imports/layouts/registry.js';
 import { asSqsEvent, LOCAL_S3_CREDENTIALS } from '../../scripts/local-s3.js';
 import { migrate, seedJob, TOKEN } from '../helpers/api.js';
@@ -472,6 +474,52 @@ describe('the console page', () => {
         .poll(() => page.locator('#upload-status').textContent())
         .toMatch(/^Upload failed: This file is 4\.\d MiB: .* offers no direct upload\./);
       expect(await countJobs()).toEqual(jobsBefore);
+    },
+    BROWSER_TIMEOUT_MS,
+  );
+
+  it(
+    'says why an upload failed when the API answers 503, makes no job, and lets the same file go again',
+    async () => {
+      // The gateway's own 503 (a throttled or failing function) has no `error`; the API's names the cause.
+      const gateway = { statusCode: 503, body: JSON.stringify({ message: 'Service Unavailable' }) };
+      const api = errorResponse(new ConnectionLimitError(1226, 3, 5), 'console-503');
+      const answers = [gateway, api];
+      const countJobs = async () => (await testDb.admin.query('SELECT COUNT(*) AS n FROM import_jobs'))[0];
+      const jobsBefore = await countJobs();
+      await signIn();
+      await page.route(/\/api\/import\/jobs\?/, async (route) => {
+        const answer = route.request().method() === 'POST' ? answers.shift() : undefined;
+        if (answer === undefined) return route.fallback();
+        await route.fulfill({
+          status: answer.statusCode,
+          contentType: 'application/json',
+          headers: { 'retry-after': '5' },
+          body: String(answer.body),
+        });
+      });
+      await page.getByLabel('CSV file (plain or .gz)').setInputFiles(DAILY_EXAMPLE);
+      const upload = page.getByRole('button', { name: 'Upload', exact: true });
+      await upload.click();
+      await expect
+        .poll(() => page.locator('#upload-status').textContent())
+        .toBe('Upload failed: The API answered 503');
+      await expect(upload.isEnabled()).resolves.toBe(true);
+      await upload.click();
+      await expect
+        .poll(() => page.locator('#upload-status').textContent())
+        .toBe('Upload failed: Service busy: database connection limit reached, retry later');
+      expect(answers).toEqual([]);
+      expect(await countJobs()).toEqual(jobsBefore);
+      // The API answers again: the same choice goes through (and is imported, leaving no job queued
+      // for the next test's processor run).
+      await upload.click();
+      await expect.poll(() => page.locator('#upload-status').textContent()).toContain('the import is queued');
+      await runProcessor();
+      await expect
+        .poll(() => jobDetail().locator('.badge').first().textContent(), { timeout: 20_000 })
+        .toBe('completed');
+      expect(consoleProblems).toEqual([]);
     },
     BROWSER_TIMEOUT_MS,
   );
