@@ -610,6 +610,22 @@ describe('the console page', () => {
     expect(await page.locator('#health-badge').innerText()).toBe(`Health: ${report.status}`);
   });
 
+  it("checks health once when the page opens and then every 30 s, not on the job poller's 1 s back-off", async () => {
+    // Each check costs the database a connection, and every open tab makes them.
+    await page.clock.install();
+    const checks: string[] = [];
+    page.on('request', (request) => {
+      if (new URL(request.url()).pathname === '/api/health') checks.push(request.url());
+    });
+    await signIn();
+    await expect.poll(() => page.locator('#health-detail').innerText()).toContain('Round trip (ms)');
+    expect(checks).toHaveLength(1);
+    await page.clock.runFor(29_000);
+    expect(checks).toHaveLength(1);
+    await page.clock.runFor(2_000);
+    await expect.poll(() => checks.length).toBe(2);
+  });
+
   it(
     'works at phone width and by keyboard: no sideways scrolling, labelled controls, visible focus',
     async () => {
