@@ -3,6 +3,7 @@
 // invoke endpoint, wrapped the way the SQS queue delivers them there. Used by `npm start` and tests.
 
 import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import S3rver from 's3rver';
 import { localStateDir } from './local-db.js';
@@ -51,6 +52,7 @@ export type LocalS3Options = {
 export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
   const bucket = options.bucket ?? LOCAL_S3_BUCKET;
   await mkdir(options.directory, { recursive: true });
+  if (options.port !== 0) await assertPortFree(options.port);
   const server = new S3rver({
     address: '127.0.0.1',
     port: options.port,
@@ -76,6 +78,20 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
     bucket,
     close: () => server.close(),
   };
+}
+
+/**
+ * Rejects when `port` is taken. s3rver's run() cannot: it hands net's listen() a callback that never
+ * receives the error, so a taken port became an unhandled 'error' event that ended `npm start` with a
+ * bare EADDRINUSE instead of startLocalS3Stack's advice.
+ */
+async function assertPortFree(port: number): Promise<void> {
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen(port, '127.0.0.1', () => resolve());
+  });
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
 }
 
 /** An SQS event holding one message whose body is the S3 notification: what the queue hands the handler. */

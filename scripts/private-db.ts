@@ -4,8 +4,9 @@
 // its data. `npm run db:stop` stops it. See docs/design.md#private-database-server.
 
 import { execFile, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, open, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -85,37 +86,41 @@ export async function ensurePrivateServer(stateDir: string): Promise<PrivateServ
 }
 
 /**
- * Runs `work` holding `lockFile`, created exclusively ('wx') with this process's pid in it. A lock
- * whose pid no longer runs (a start that crashed or was killed) is stale and removed.
+ * Runs `work` holding `lockFile`, which appears with this process's pid already in it: the pid is
+ * written to a file of this process's own and hard-linked into place (link fails with EEXIST while
+ * another start holds it). Created empty and then written, a waiter that read it in between took the
+ * empty lock for a stale one and removed it, and both starts ran. A lock whose pid no longer runs (a
+ * start that crashed or was killed) is stale and removed.
  */
-async function withStartLock<T>(lockFile: string, work: () => Promise<T>): Promise<T> {
+export async function withStartLock<T>(lockFile: string, work: () => Promise<T>): Promise<T> {
   const startedMs = Date.now();
-  for (;;) {
-    try {
-      const handle = await open(lockFile, 'wx');
+  const ownFile = `${lockFile}.${process.pid}.${randomUUID()}`;
+  await writeFile(ownFile, `${process.pid}\n`);
+  try {
+    for (;;) {
       try {
-        await handle.writeFile(`${process.pid}\n`);
-      } finally {
-        await handle.close();
+        await link(ownFile, lockFile);
+        break;
+      } catch (error) {
+        if (!hasCode(error, 'EEXIST')) throw error;
       }
-      break;
-    } catch (error) {
-      if (!hasCode(error, 'EEXIST')) throw error;
-    }
-    const holder = await readFile(lockFile, 'utf8').catch(() => undefined);
-    if (holder !== undefined && !processRuns(Number(holder.trim()))) {
-      // Read again just before removing, so a lock another start has just taken is left alone.
-      if ((await readFile(lockFile, 'utf8').catch(() => undefined)) === holder) {
-        await unlink(lockFile).catch(() => undefined);
+      const holder = await readFile(lockFile, 'utf8').catch(() => undefined);
+      if (holder !== undefined && !processRuns(Number(holder.trim()))) {
+        // Read again just before removing, so a lock another start has just taken is left alone.
+        if ((await readFile(lockFile, 'utf8').catch(() => undefined)) === holder) {
+          await unlink(lockFile).catch(() => undefined);
+        }
+        continue;
       }
-      continue;
+      if (Date.now() - startedMs > START_LOCK_WAIT_MS) {
+        throw new Error(
+          `Another start of the private database server (pid ${holder?.trim()}) has held ${lockFile} for ${START_LOCK_WAIT_MS / 1000} s; if no such start is running, remove the file.`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, START_LOCK_POLL_MS));
     }
-    if (Date.now() - startedMs > START_LOCK_WAIT_MS) {
-      throw new Error(
-        `Another start of the private database server (pid ${holder?.trim()}) has held ${lockFile} for ${START_LOCK_WAIT_MS / 1000} s; if no such start is running, remove the file.`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, START_LOCK_POLL_MS));
+  } finally {
+    await unlink(ownFile).catch(() => undefined);
   }
   try {
     return await work();

@@ -1,19 +1,12 @@
 // The import job as the console reads it from the API: a tolerant parse (fields a newer or older API
-// lacks become null) and the few rules the page needs about statuses.
+// lacks become null) and the few rules the page needs about statuses. The statuses themselves come
+// from lib/imports/job-status.ts, a pure module esbuild bundles in, so they are defined once.
 
+import type { JobStatus } from '../../lib/imports/job-status.js';
 import { isRecord } from './api.js';
 
-export const JOB_STATUSES = [
-  'awaiting_upload',
-  'queued',
-  'processing',
-  'completed',
-  'failed',
-  'cancelled',
-  'expired',
-] as const;
-
-const ACTIVE_STATUSES = new Set(['awaiting_upload', 'queued', 'processing']);
+/** Statuses a job can still leave (and a cancel can still stop): the page polls while a job has one. */
+const ACTIVE_STATUSES: ReadonlySet<string> = new Set<JobStatus>(['awaiting_upload', 'queued', 'processing']);
 
 export type DataQuality = {
   readonly meterDays: number | null;

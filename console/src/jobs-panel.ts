@@ -2,9 +2,10 @@
 // summary with the data-quality figures and the first row errors, and cancel/retry showing the API's
 // 409 message when the job has moved on.
 
+import { JOB_STATUSES } from '../../lib/imports/job-status.js';
 import { ApiError, apiJson, messageOf } from './api.js';
 import { byId, fill, formatInstant, formatNumber, h } from './dom.js';
-import { isActive, JOB_STATUSES, type Job, jobFingerprint, parseJob, statusLabel } from './job.js';
+import { isActive, type Job, jobFingerprint, parseJob, statusLabel } from './job.js';
 import { Poller, type PollOutcome } from './poller.js';
 
 const JOBS_PATH = '/api/import/jobs';

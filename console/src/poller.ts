@@ -15,15 +15,19 @@ export class Poller {
     if (!document.hidden && this.running) this.schedule(0);
   };
 
+  /**
+   * `maxVisibleDelayMs` caps the back-off while the tab is visible; `firstDelayMs` is the wait before
+   * the first poll (a caller that polls at a steady pace gives both the same value).
+   */
   constructor(
     private readonly task: () => Promise<PollOutcome>,
-    private readonly maxVisibleDelayMs?: number,
+    private readonly options: { readonly firstDelayMs?: number; readonly maxVisibleDelayMs?: number } = {},
   ) {}
 
   start(): void {
     this.stop();
     this.running = true;
-    this.delayMs = FIRST_DELAY_MS;
+    this.delayMs = this.options.firstDelayMs ?? FIRST_DELAY_MS;
     document.addEventListener('visibilitychange', this.onVisibility);
     this.schedule(this.delayMs);
   }
@@ -56,7 +60,12 @@ export class Poller {
       this.stop();
       return;
     }
-    this.delayMs = nextDelayMs(this.delayMs, outcome === 'changed', document.hidden, this.maxVisibleDelayMs);
+    this.delayMs = nextDelayMs(
+      this.delayMs,
+      outcome === 'changed',
+      document.hidden,
+      this.options.maxVisibleDelayMs,
+    );
     this.schedule(this.delayMs);
   }
 }

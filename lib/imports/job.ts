@@ -1,22 +1,13 @@
 // The import job's vocabulary: statuses, types, priorities, the row as stored, and the view the API
 // returns. No SQL here (repositories own it) and nothing that exposes paths or personal data.
 
+import type { JobStatus } from './job-status.js';
 import type { QualitySummary } from './quality.js';
 
 export const IMPORT_TYPES = ['hh', 'daily', 'sites'] as const;
 export type ImportType = (typeof IMPORT_TYPES)[number];
 
-/** awaiting_upload: a presigned upload not yet arrived; expired: it never did (see lib/storage/). */
-export const JOB_STATUSES = [
-  'awaiting_upload',
-  'queued',
-  'processing',
-  'completed',
-  'failed',
-  'cancelled',
-  'expired',
-] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
+export { JOB_STATUSES, type JobStatus } from './job-status.js';
 
 /** Claim order is the reverse of this list: critical first. */
 export const PRIORITIES = ['low', 'normal', 'high', 'critical'] as const;

@@ -17,10 +17,13 @@ import { createProcessImportsHandler } from '../../functions/process-imports.js'
 import { createS3UploadArrivedHandler } from '../../functions/s3-upload-arrived.js';
 import { hashToken } from '../../lib/auth.js';
 import { contentSecurityPolicy } from '../../lib/console/console-headers.js';
+import { ConnectionLimitError } from '../../lib/errors.js';
+import { errorResponse } from '../../lib/http.js';
 import { layoutNamesFor } from '../../lib/imports/layouts/registry.js';
 import { asSqsEvent, LOCAL_S3_CREDENTIALS } from '../../scripts/local-s3.js';
 import { migrate, seedJob, TOKEN } from '../helpers/api.js';
 import { type Browser, launchChromium } from '../helpers/browser.js';
+import { showReadings, signIn as signInAs } from '../helpers/console-page.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { type RunningServer, serveHandler } from '../helpers/http-adapter.js';
 import { fakeContext } from '../helpers/lambda.js';
@@ -134,10 +137,7 @@ async function screenshot(name: string, target: Page = page): Promise<void> {
 }
 
 async function signIn(target: Page = page): Promise<void> {
-  await target.goto(`${server.origin}/`);
-  await target.getByLabel('API token').fill(TOKEN);
-  await target.getByRole('button', { name: 'Sign in' }).click();
-  await target.getByRole('heading', { name: 'Upload a file' }).waitFor();
+  await signInAs(target, server.origin, TOKEN);
 }
 
 /** One scheduled run of the processor, as the local stack's schedule would invoke it. */
@@ -228,11 +228,12 @@ describe('the console page', () => {
         .toContain('completed');
 
       // The imported readings, charted: seven days of the file, then the days it did not cover.
-      await page.getByLabel('Meter (MPAN or MPRN)').fill('E06BG12862');
-      await page.getByLabel('From', { exact: true }).fill('2024-11-01');
-      await page.getByLabel('To', { exact: true }).fill('2024-11-10');
-      await page.getByLabel('Interval').selectOption('daily');
-      await page.getByRole('button', { name: 'Show readings' }).click();
+      await showReadings(page, {
+        meter: 'E06BG12862',
+        from: '2024-11-01',
+        to: '2024-11-10',
+        interval: 'daily',
+      });
       await expect
         .poll(() => page.locator('#readings-status').textContent())
         .toBe('7 of 10 days have a reading; 3 missing in 1 gap; 1 estimated.');
@@ -267,11 +268,12 @@ describe('the console page', () => {
       // The spring clock change: a settlement day of 46 half-hours, all of them in the export.
       expect(Number(stored[0]?.n)).toBe(46);
 
-      await page.getByLabel('Meter (MPAN or MPRN)').fill('2200012345678');
-      await page.getByLabel('From', { exact: true }).fill('2025-03-30');
-      await page.getByLabel('To', { exact: true }).fill('2025-03-30');
-      await page.getByLabel('Interval').selectOption('hh');
-      await page.getByRole('button', { name: 'Show readings' }).click();
+      await showReadings(page, {
+        meter: '2200012345678',
+        from: '2025-03-30',
+        to: '2025-03-30',
+        interval: 'hh',
+      });
       await expect
         .poll(() => page.locator('#readings-status').textContent())
         .toBe('46 of 46 half-hours have a reading.');
@@ -435,10 +437,7 @@ describe('the console page', () => {
       });
       expect(seeded.readings).toBe(4 * 48 - missing.length);
       await signIn();
-      await page.getByLabel('Meter (MPAN or MPRN)').fill('1900098765432');
-      await page.getByLabel('From', { exact: true }).fill('2024-11-04');
-      await page.getByLabel('To', { exact: true }).fill('2024-11-07');
-      await page.getByRole('button', { name: 'Show readings' }).click();
+      await showReadings(page, { meter: '1900098765432', from: '2024-11-04', to: '2024-11-07' });
       await expect
         .poll(() => page.locator('#readings-status').textContent())
         .toBe('140 of 192 half-hours have a reading; 52 missing in 3 gaps; 2 estimated.');
@@ -451,8 +450,7 @@ describe('the console page', () => {
       ]);
       await screenshot('05-readings-chart');
 
-      await page.getByLabel('Meter (MPAN or MPRN)').fill('9999999999999');
-      await page.getByRole('button', { name: 'Show readings' }).click();
+      await showReadings(page, { meter: '9999999999999' });
       await expect.poll(() => page.locator('#readings-status').textContent()).toBe('Meter not found');
       expect(await page.locator('svg.chart').count()).toBe(0);
     },
@@ -476,6 +474,52 @@ describe('the console page', () => {
         .poll(() => page.locator('#upload-status').textContent())
         .toMatch(/^Upload failed: This file is 4\.\d MiB: .* offers no direct upload\./);
       expect(await countJobs()).toEqual(jobsBefore);
+    },
+    BROWSER_TIMEOUT_MS,
+  );
+
+  it(
+    'says why an upload failed when the API answers 503, makes no job, and lets the same file go again',
+    async () => {
+      // The gateway's own 503 (a throttled or failing function) has no `error`; the API's names the cause.
+      const gateway = { statusCode: 503, body: JSON.stringify({ message: 'Service Unavailable' }) };
+      const api = errorResponse(new ConnectionLimitError(1226, 3, 5), 'console-503');
+      const answers = [gateway, api];
+      const countJobs = async () => (await testDb.admin.query('SELECT COUNT(*) AS n FROM import_jobs'))[0];
+      const jobsBefore = await countJobs();
+      await signIn();
+      await page.route(/\/api\/import\/jobs\?/, async (route) => {
+        const answer = route.request().method() === 'POST' ? answers.shift() : undefined;
+        if (answer === undefined) return route.fallback();
+        await route.fulfill({
+          status: answer.statusCode,
+          contentType: 'application/json',
+          headers: { 'retry-after': '5' },
+          body: String(answer.body),
+        });
+      });
+      await page.getByLabel('CSV file (plain or .gz)').setInputFiles(DAILY_EXAMPLE);
+      const upload = page.getByRole('button', { name: 'Upload', exact: true });
+      await upload.click();
+      await expect
+        .poll(() => page.locator('#upload-status').textContent())
+        .toBe('Upload failed: The API answered 503');
+      await expect(upload.isEnabled()).resolves.toBe(true);
+      await upload.click();
+      await expect
+        .poll(() => page.locator('#upload-status').textContent())
+        .toBe('Upload failed: Service busy: database connection limit reached, retry later');
+      expect(answers).toEqual([]);
+      expect(await countJobs()).toEqual(jobsBefore);
+      // The API answers again: the same choice goes through (and is imported, leaving no job queued
+      // for the next test's processor run).
+      await upload.click();
+      await expect.poll(() => page.locator('#upload-status').textContent()).toContain('the import is queued');
+      await runProcessor();
+      await expect
+        .poll(() => jobDetail().locator('.badge').first().textContent(), { timeout: 20_000 })
+        .toBe('completed');
+      expect(consoleProblems).toEqual([]);
     },
     BROWSER_TIMEOUT_MS,
   );
@@ -564,6 +608,22 @@ describe('the console page', () => {
     expect(text).toMatch(/import queue:\s*(healthy|degraded|critical)/i);
     expect(text).toContain('Failure rate (%)');
     expect(await page.locator('#health-badge').innerText()).toBe(`Health: ${report.status}`);
+  });
+
+  it("checks health once when the page opens and then every 30 s, not on the job poller's 1 s back-off", async () => {
+    // Each check costs the database a connection, and every open tab makes them.
+    await page.clock.install();
+    const checks: string[] = [];
+    page.on('request', (request) => {
+      if (new URL(request.url()).pathname === '/api/health') checks.push(request.url());
+    });
+    await signIn();
+    await expect.poll(() => page.locator('#health-detail').innerText()).toContain('Round trip (ms)');
+    expect(checks).toHaveLength(1);
+    await page.clock.runFor(29_000);
+    expect(checks).toHaveLength(1);
+    await page.clock.runFor(2_000);
+    await expect.poll(() => checks.length).toBe(2);
   });
 
   it(

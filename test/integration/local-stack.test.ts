@@ -18,6 +18,7 @@ import { REPO_ROOT, readCredentials, resolveLocalDatabase } from '../../scripts/
 import { freePort } from '../../scripts/mariadb-server.js';
 import { ensurePrivateServer, privateServerPort, stopPrivateServer } from '../../scripts/private-db.js';
 import { launchChromium } from '../helpers/browser.js';
+import { showReadings, signIn } from '../helpers/console-page.js';
 import { withPackageLock } from '../helpers/package-lock.js';
 
 const run = promisify(execFile);
@@ -184,9 +185,7 @@ describe('npm start on a machine where nothing answers at the default port', () 
       const page = await browser.context.newPage();
       const problems: string[] = [];
       page.on('pageerror', (error) => problems.push(error.message));
-      await page.goto(`${api}/`);
-      await page.getByLabel('API token').fill(apiToken);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await signIn(page, api, apiToken);
       await page.getByLabel('CSV file (plain or .gz)').setInputFiles(join(REPO, 'examples/daily.csv'));
       await page.getByRole('button', { name: 'Upload', exact: true }).click();
       await expect.poll(() => page.locator('#upload-status').textContent()).toContain('the import is queued');
@@ -198,11 +197,12 @@ describe('npm start on a machine where nothing answers at the default port', () 
       // biome-ignore lint/performance/useDomNodeTextContent: the rendered text puts each fact on its line
       expect(await page.locator('#job-section dl.facts').first().innerText()).toContain('Imported\n21');
       // Its readings, charted: the file's seven days, then the days it lacks.
-      await page.getByLabel('Meter (MPAN or MPRN)').fill('E06BG12862');
-      await page.getByLabel('From', { exact: true }).fill('2024-11-01');
-      await page.getByLabel('To', { exact: true }).fill('2024-11-10');
-      await page.getByLabel('Interval').selectOption('daily');
-      await page.getByRole('button', { name: 'Show readings' }).click();
+      await showReadings(page, {
+        meter: 'E06BG12862',
+        from: '2024-11-01',
+        to: '2024-11-10',
+        interval: 'daily',
+      });
       await expect
         .poll(() => page.locator('#readings-status').textContent())
         .toBe('7 of 10 days have a reading; 3 missing in 1 gap; 1 estimated.');

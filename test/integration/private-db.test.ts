@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRoot, findServerBinaries } from '../../scripts/mariadb-server.js';
-import { ensurePrivateServer, stopPrivateServer } from '../../scripts/private-db.js';
+import { ensurePrivateServer, stopPrivateServer, withStartLock } from '../../scripts/private-db.js';
 
 let stateDir: string;
 let bystander: ChildProcess | undefined;
@@ -72,6 +72,25 @@ describe('the private database server', () => {
     expect([started?.state, started?.port]).toEqual(['started', port]);
     expect(await answers(port)).toBe(42);
   }, 120_000);
+
+  it('never shows a start lock without its pid, which a waiter would take for a stale lock and remove', async () => {
+    const lockFile = join(stateDir, 'probe.lock');
+    let taking = true;
+    const seen: string[] = [];
+    const reader = (async () => {
+      while (taking) {
+        const text = await readFile(lockFile, 'utf8').catch(() => undefined);
+        if (text !== undefined) seen.push(text);
+      }
+    })();
+    for (let round = 0; round < 300; round += 1) await withStartLock(lockFile, async () => {});
+    taking = false;
+    await reader;
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.filter((text) => text !== `${process.pid}\n`)).toEqual([]);
+    // Nothing is left behind: neither the lock nor the file each take links it from.
+    expect((await readdir(stateDir)).filter((name) => name.startsWith('probe.lock'))).toEqual([]);
+  });
 
   it('db:stop signals only a server on its data: a pid file naming another process is left alone', async () => {
     const pidFile = join(stateDir, 'mariadb', 'data', 'mariadb.pid');
