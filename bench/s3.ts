@@ -11,18 +11,16 @@
 import '../test/helpers/env.js';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { request } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { finished, pipeline } from 'node:stream/promises';
+import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { createGzip } from 'node:zlib';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { createConnection as createStreamingConnection } from 'mysql2';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { createApiHandler } from '../functions/api.js';
 import { createS3UploadArrivedHandler } from '../functions/s3-upload-arrived.js';
@@ -37,6 +35,7 @@ import { ADMIN_CONNECTION, createTestDatabase } from '../test/helpers/database.j
 import { httpEvent } from '../test/helpers/http-events.js';
 import { fakeContext } from '../test/helpers/lambda.js';
 import { migrate } from '../test/helpers/schema.js';
+import { dumpReadingsTsv } from './stored-readings.js';
 
 const run = promisify(execFile);
 const TARGET_READINGS = Number(process.env.BENCH_S3_READINGS ?? 10_000_000);
@@ -234,24 +233,7 @@ try {
 
   // 5. LOAD DATA of exactly the rows the processor stored, into an identically-indexed empty table.
   const tsv = join(directory, 'readings.tsv');
-  const dump = createStreamingConnection({ ...ADMIN_CONNECTION, database: testDb.name, dateStrings: true });
-  const out = createWriteStream(tsv);
-  try {
-    const rows = dump.query({ sql: 'SELECT * FROM meter_readings', rowsAsArray: true }).stream();
-    let buffer = '';
-    for await (const row of rows) {
-      if (!Array.isArray(row)) throw new TypeError('rowsAsArray gave a row that is not an array');
-      buffer += `${row.map((value: unknown) => (value === null ? '\\N' : String(value))).join('\t')}\n`;
-      if (buffer.length > 1 << 20) {
-        if (!out.write(buffer)) await once(out, 'drain');
-        buffer = '';
-      }
-    }
-    out.end(buffer);
-    await finished(out);
-  } finally {
-    dump.end();
-  }
+  await dumpReadingsTsv({ ...ADMIN_CONNECTION, database: testDb.name }, 'meter_readings', tsv);
   await testDb.admin.query('CREATE TABLE readings_load LIKE meter_readings');
   const loader = await createConnection({ ...ADMIN_CONNECTION, database: testDb.name });
   let loadSeconds: number;
