@@ -711,19 +711,21 @@ describe('loadReadings', () => {
     });
   }
 
-  it('refuses a field holding a backslash instead of letting LOAD DATA unescape it', async () => {
-    const error = await loadInTransaction('1\\t5');
+  it.each([
+    ['a backslash LOAD DATA would unescape', '1\\t5'],
+    ['a stray tab that would shift the columns', '1.5\t9'],
+    ['a line break that would start a row', '1.5\n2'],
+    ['a non-ASCII character', '1.5\u00a0'],
+  ])('refuses a field holding %s before sending anything', async (_case, valueKwh) => {
+    const error = await loadInTransaction(valueKwh);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toBe('A reading field holds a character LOAD DATA would misread');
     expect(await readingLines(testDb)).toEqual([]);
   });
 
-  it.each([
-    ['a non-number', 'not-a-number', /Incorrect decimal value/],
-    ['a stray tab shifting the columns', '1.5\t9', /Data truncated for column 'reading_type'/],
-  ])('refuses a batch with %s, storing nothing', async (_case, valueKwh, message) => {
-    const error = await loadInTransaction(valueKwh);
-    expect((error as Error).message).toMatch(message);
+  it('refuses a batch the server warns about (a non-number), storing nothing', async () => {
+    const error = await loadInTransaction('not-a-number');
+    expect((error as Error).message).toMatch(/Incorrect decimal value/);
     expect(await readingLines(testDb)).toEqual([]);
   });
 
