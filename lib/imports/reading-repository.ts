@@ -236,10 +236,10 @@ export async function loadReadings(
   const meterIdOf = meterIdLookup(meterIds);
   const text = new LoadDataText(readings.length * LOAD_ROW_BYTES_GUESS);
   for (const reading of readings) {
-    const values = readingColumnValues(reading, meterIdOf, batchId, TEXT_DATES);
-    for (let column = 0; column < values.length; column++) {
-      const value = values[column];
-      if (column > 0) text.separator(TAB);
+    let firstColumn = true;
+    for (const value of readingColumnValues(reading, meterIdOf, batchId, TEXT_DATES)) {
+      if (!firstColumn) text.separator(TAB);
+      firstColumn = false;
       if (value === null) text.nullMarker();
       else text.field(typeof value === 'number' ? String(value) : value);
     }
