@@ -10,7 +10,8 @@
 // can switch the GLOBAL local_infile OFF around the INSERT path's runs (MariaDB has no SESSION form) and
 // the processor reaches that path the way production does, through IMPORT_WRITE_MODE=auto.
 // BENCH_SERVER=shared uses DB_HOST's server instead (leaving local_infile alone, forcing
-// IMPORT_WRITE_MODE=insert); BENCH_PATHS=insert (or load) runs one path only.
+// IMPORT_WRITE_MODE=insert); BENCH_PATHS=insert (or load) runs one path only; BENCH_ROUNDS=N repeats each
+// path's LOAD DATA, first import and re-import N times and prints each ratio's median.
 // The processor runs as Lambda runs it: bundled by esbuild into one file (run through tsx instead, its
 // loader thread alone adds about 55 MB of RSS). BENCH_WORKER=tsx runs it through tsx.
 
@@ -37,6 +38,7 @@ const METERS = Number(process.env.BENCH_METERS ?? 1042);
 const DAYS = Number(process.env.BENCH_DAYS ?? 20);
 const BATCH = Number(process.env.IMPORT_BATCH_SIZE ?? 10_000);
 const PATHS = (process.env.BENCH_PATHS ?? 'load,insert').split(',') as WritePath[];
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
 const WORKER = process.env.BENCH_WORKER === 'tsx' ? 'tsx' : 'bundle';
 const server =
   process.env.BENCH_SERVER === 'shared'
@@ -247,26 +249,35 @@ try {
   );
   if (dumped !== expected) throw new Error(`warm-up stored ${dumped} readings, expected ${expected}`);
   type Run = Awaited<ReturnType<typeof runProcessor>>;
-  const paths: { path: WritePath; first: Run; reimport: Run; loadSeconds: number; loadCpuS: number }[] = [];
+  const paths: {
+    path: WritePath;
+    round: number;
+    first: Run;
+    reimport: Run;
+    loadSeconds: number;
+    loadCpuS: number;
+  }[] = [];
   const loader = await createConnection({ host, port, user: rootUser, password: rootPassword });
   try {
-    for (const path of PATHS) {
-      // LOAD DATA right before and right after each path's two runs: each ratio compares neighbours.
-      const loadBefore = await loadData(loader, tsvPath);
-      await admin.query(`TRUNCATE TABLE \`${database}\`.meter_readings`);
-      await queueFile('hh', longPath);
-      const first = await runProcessor(path);
-      await queueFile('hh', longPath);
-      const reimport = await runProcessor(path);
-      const loadAfter = await loadData(loader, tsvPath);
-      paths.push({
-        path,
-        first,
-        reimport,
-        loadSeconds: (loadBefore.seconds + loadAfter.seconds) / 2,
-        loadCpuS: (loadBefore.serverCpuS + loadAfter.serverCpuS) / 2,
-      });
-    }
+    for (let round = 1; round <= ROUNDS; round++)
+      for (const path of PATHS) {
+        // LOAD DATA right before and right after each path's two runs: each ratio compares neighbours.
+        const loadBefore = await loadData(loader, tsvPath);
+        await admin.query(`TRUNCATE TABLE \`${database}\`.meter_readings`);
+        await queueFile('hh', longPath);
+        const first = await runProcessor(path);
+        await queueFile('hh', longPath);
+        const reimport = await runProcessor(path);
+        const loadAfter = await loadData(loader, tsvPath);
+        paths.push({
+          path,
+          round,
+          first,
+          reimport,
+          loadSeconds: (loadBefore.seconds + loadAfter.seconds) / 2,
+          loadCpuS: (loadBefore.serverCpuS + loadAfter.serverCpuS) / 2,
+        });
+      }
   } finally {
     await loader.end();
   }
@@ -300,9 +311,9 @@ try {
     sent: result.sent,
   });
   console.table([
-    ...paths.flatMap(({ path, first, reimport, loadSeconds, loadCpuS }) => [
+    ...paths.flatMap(({ path, round, first, reimport, loadSeconds, loadCpuS }) => [
       {
-        run: `LOAD DATA LOCAL INFILE, around the ${path} runs (mean of 2)`,
+        run: `${ROUNDS > 1 ? `round ${round}: ` : ''}LOAD DATA LOCAL INFILE, around the ${path} runs (mean of 2)`,
         readings: expected,
         seconds: loadSeconds.toFixed(2),
         rowsPerS: rate(expected, loadSeconds),
@@ -319,9 +330,21 @@ try {
   const ok = runs.every((run) => run.readings === expected && run.status === 'completed');
   console.log(`readings expected ${expected}; every run completed with exactly that many: ${ok}`);
   const targets = { load: { ratio: 0.6, reimport: 1.6 }, insert: { ratio: 0.5, reimport: 1.5 } } as const;
-  for (const { path, first, reimport, loadSeconds } of paths) {
+  const median = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const middle = Math.floor(sorted.length / 2);
+    return sorted.length % 2 === 1
+      ? (sorted[middle] ?? Number.NaN)
+      : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+  };
+  for (const path of PATHS) {
+    const rounds = paths.filter((entry) => entry.path === path);
+    const ratios = rounds.map(({ first, loadSeconds }) => loadSeconds / first.seconds);
+    const reimports = rounds.map(({ first, reimport }) => reimport.seconds / first.seconds);
+    const each = (values: number[]) =>
+      values.length > 1 ? ` (rounds: ${values.map((v) => v.toFixed(3)).join(', ')})` : '';
     console.log(
-      `${label[path]}: processor / LOAD DATA rate ratio (first import) ${(loadSeconds / first.seconds).toFixed(3)} (target ≥ ${targets[path].ratio}); re-import / first import time ${(reimport.seconds / first.seconds).toFixed(3)} (target ≤ ${targets[path].reimport})`,
+      `${label[path]}: processor / LOAD DATA rate ratio (first import) ${median(ratios).toFixed(3)}${each(ratios)} (target ≥ ${targets[path].ratio}); re-import / first import time ${median(reimports).toFixed(3)}${each(reimports)} (target ≤ ${targets[path].reimport})${rounds.length > 1 ? '; medians' : ''}`,
     );
   }
   const peakRssMb = Math.max(...runs.map((run) => run.peakRssMb));
