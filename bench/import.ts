@@ -24,7 +24,6 @@ import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
 import { type Connection, createConnection, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
 import { loadConfig } from '../lib/config.js';
 import { withConnection } from '../lib/db.js';
@@ -32,6 +31,7 @@ import { storeFileChunks } from '../lib/imports/file-store.js';
 import { applyMigrations, readMigrations } from '../lib/migrate.js';
 import { startDisposableMariaDb } from '../test/helpers/disposable-mariadb.js';
 import { dumpReadingsTsv } from './stored-readings.js';
+import { buildWorkerBundle } from './worker-bundle.js';
 
 const run = promisify(execFile);
 const METERS = Number(process.env.BENCH_METERS ?? 1042);
@@ -62,20 +62,7 @@ const database = `bench_import_${suffix}`;
 const user = `bench_${suffix}`;
 const password = randomBytes(12).toString('hex');
 const workDir = await mkdtemp(join(tmpdir(), 'eclectyc-bench-'));
-const workerBundle = join(workDir, 'import-worker.mjs');
-await build({
-  entryPoints: ['bench/import-worker.ts'],
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  outfile: workerBundle,
-  // Bundled CommonJS (mysql2) requires Node's built-ins: give the ES module a require.
-  banner: {
-    js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-  },
-  logLevel: 'warning',
-});
+const workerBundle = await buildWorkerBundle(workDir);
 const admin = await createConnection({ host, port, user: rootUser, password: rootPassword });
 await admin.query(`CREATE DATABASE \`${database}\``);
 await admin.query(`CREATE USER ?@'%' IDENTIFIED BY ?`, [user, password]);

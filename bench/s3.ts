@@ -36,6 +36,7 @@ import { httpEvent } from '../test/helpers/http-events.js';
 import { fakeContext } from '../test/helpers/lambda.js';
 import { migrate } from '../test/helpers/schema.js';
 import { dumpReadingsTsv } from './stored-readings.js';
+import { buildWorkerBundle } from './worker-bundle.js';
 
 const run = promisify(execFile);
 const TARGET_READINGS = Number(process.env.BENCH_S3_READINGS ?? 10_000_000);
@@ -123,6 +124,8 @@ type Invocation = { seconds: number; peakRssMb: number; jobs: JobOutcome[] };
 
 const testDb = await createTestDatabase();
 const directory = await mkdtemp(join(tmpdir(), 'eclectyc-bench-s3-'));
+// Each invocation runs the processor as Lambda does: bundled (see worker-bundle.ts).
+const workerBundle = await buildWorkerBundle(directory);
 const arrivals: S3Notification[] = [];
 const s3 = await startLocalS3({
   port: 0,
@@ -193,7 +196,7 @@ try {
   const invocations: Invocation[] = [];
   const importStarted = performance.now();
   for (let i = 0; i < MAX_INVOCATIONS; i++) {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'bench/import-worker.ts'], {
+    const { stdout } = await run(process.execPath, [workerBundle], {
       env: {
         ...process.env,
         ...env,
@@ -261,7 +264,8 @@ try {
     const resumed = invocation.jobs[0]?.resumed;
     return resumed === undefined
       ? []
-      : [{ ...resumed, share: resumed.reachedMs / (invocation.seconds * 1000) }];
+      : // Against the invocation's time limit: the last one may run for a second only.
+        [{ ...resumed, share: resumed.reachedMs / (INVOCATION_S * 1000) }];
   });
   const worst = resumes.reduce(
     (a, b) => (b.share > a.share ? b : a),
@@ -294,7 +298,7 @@ try {
   );
   console.log(
     `resumed invocations: ${resumes.length} (${[...new Set(resumes.map((resume) => resume.seek))].join(', ')}); ` +
-      `time to reach the checkpoint: worst ${worst.reachedMs} ms = ${(worst.share * 100).toFixed(2)} % of its invocation, ` +
+      `time to reach the checkpoint: worst ${worst.reachedMs} ms = ${(worst.share * 100).toFixed(2)} % of an invocation's ${INVOCATION_S} s, ` +
       `median ${median(resumes.map((resume) => resume.reachedMs))} ms  (target < 5 %)`,
   );
   console.log(
