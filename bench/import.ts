@@ -2,7 +2,8 @@
 // in one process. Generates 1,000,320 half-hourly readings (long format, 1,042 meters × 20 days × 48)
 // and, for each write path (LOAD DATA LOCAL, then INSERT as a server with local_infile OFF runs it),
 // imports them with processImports() into an empty table and re-imports the file (all updates), with
-// LOAD DATA LOCAL INFILE of the same rows into an identically-indexed table right before and after;
+// LOAD DATA LOCAL INFILE of exactly the rows the processor stored into an identically-indexed table right
+// before and after;
 // then imports the readings in wide format. Prints rows/s, each path's ratio to LOAD DATA, what each
 // run sent the server (statements, bytes), and the processor's peak RSS. Own database, dropped after.
 //
@@ -11,7 +12,7 @@
 // the processor reaches that path the way production does, through IMPORT_WRITE_MODE=auto.
 // BENCH_SERVER=shared uses DB_HOST's server instead (leaving local_infile alone, forcing
 // IMPORT_WRITE_MODE=insert); BENCH_PATHS=insert (or load) runs one path only; BENCH_ROUNDS=N repeats each
-// path's LOAD DATA, first import and re-import N times and prints each ratio's median.
+// path's LOAD DATA, first import and re-import N times and prints each ratio's median (bench/stats.ts).
 // The processor runs as Lambda runs it: bundled by esbuild into one file (run through tsx instead, its
 // loader thread alone adds about 55 MB of RSS). BENCH_WORKER=tsx runs it through tsx.
 
@@ -30,6 +31,7 @@ import { withConnection } from '../lib/db.js';
 import { storeFileChunks } from '../lib/imports/file-store.js';
 import { applyMigrations, readMigrations } from '../lib/migrate.js';
 import { startDisposableMariaDb } from '../test/helpers/disposable-mariadb.js';
+import { median } from './stats.js';
 import { dumpReadingsTsv } from './stored-readings.js';
 import { buildWorkerBundle } from './worker-bundle.js';
 
@@ -231,7 +233,6 @@ try {
   const tsvPath = join(workDir, 'readings.tsv');
   const dumped = await dumpReadingsTsv(
     { host, port, user: rootUser, password: rootPassword, database },
-    'meter_readings',
     tsvPath,
   );
   if (dumped !== expected) throw new Error(`warm-up stored ${dumped} readings, expected ${expected}`);
@@ -317,13 +318,6 @@ try {
   const ok = runs.every((run) => run.readings === expected && run.status === 'completed');
   console.log(`readings expected ${expected}; every run completed with exactly that many: ${ok}`);
   const targets = { load: { ratio: 0.6, reimport: 1.6 }, insert: { ratio: 0.5, reimport: 1.5 } } as const;
-  const median = (values: number[]) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    const middle = Math.floor(sorted.length / 2);
-    return sorted.length % 2 === 1
-      ? (sorted[middle] ?? Number.NaN)
-      : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-  };
   for (const path of PATHS) {
     const rounds = paths.filter((entry) => entry.path === path);
     const ratios = rounds.map(({ first, loadSeconds }) => loadSeconds / first.seconds);

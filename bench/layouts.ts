@@ -7,6 +7,7 @@
 import { parseCsvText } from '../lib/imports/csv-reader.js';
 import { resolveLayout } from '../lib/imports/layouts/registry.js';
 import { AmbiguousTimeTracker } from '../lib/time/wall-clock.js';
+import { median } from './stats.js';
 
 const METERS = Number(process.env.BENCH_METERS ?? 200);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -66,7 +67,6 @@ for (const [name, text] of [
       }),
     );
   }
-  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
   const newRate = median(newRates);
   console.log(`${name}: ${rows.length} records; ${Math.round(newRate).toLocaleString('en-GB')} readings/s`);
 }

@@ -35,6 +35,7 @@ import { ADMIN_CONNECTION, createTestDatabase } from '../test/helpers/database.j
 import { httpEvent } from '../test/helpers/http-events.js';
 import { fakeContext } from '../test/helpers/lambda.js';
 import { migrate } from '../test/helpers/schema.js';
+import { median } from './stats.js';
 import { dumpReadingsTsv } from './stored-readings.js';
 import { buildWorkerBundle } from './worker-bundle.js';
 
@@ -236,7 +237,7 @@ try {
 
   // 5. LOAD DATA of exactly the rows the processor stored, into an identically-indexed empty table.
   const tsv = join(directory, 'readings.tsv');
-  await dumpReadingsTsv({ ...ADMIN_CONNECTION, database: testDb.name }, 'meter_readings', tsv);
+  await dumpReadingsTsv({ ...ADMIN_CONNECTION, database: testDb.name }, tsv);
   await testDb.admin.query('CREATE TABLE readings_load LIKE meter_readings');
   const loader = await createConnection({ ...ADMIN_CONNECTION, database: testDb.name });
   let loadSeconds: number;
@@ -369,9 +370,4 @@ async function timeGzipResume(
 async function firstRow(sql: string, values: unknown[] = []): Promise<RowDataPacket | undefined> {
   const [rows] = await testDb.admin.query<RowDataPacket[]>(sql, values);
   return rows[0];
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }

@@ -6,19 +6,15 @@ import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { type ConnectionOptions, createConnection } from 'mysql2';
 
-/** Writes `table`'s rows to `path` as LOAD DATA's default text (tab-separated, \N for NULL), in key order. */
-export async function dumpReadingsTsv(
-  connection: ConnectionOptions,
-  table: string,
-  path: string,
-): Promise<number> {
+/** Writes meter_readings to `path` as LOAD DATA's default text (tab-separated, \N for NULL), in key order. */
+export async function dumpReadingsTsv(connection: ConnectionOptions, path: string): Promise<number> {
   const dump = createConnection({ ...connection, dateStrings: true });
   const out = createWriteStream(path);
   let count = 0;
   try {
     const rows = dump
       .query({
-        sql: `SELECT * FROM ${table} ORDER BY meter_id, reading_interval, start_utc`,
+        sql: 'SELECT * FROM meter_readings ORDER BY meter_id, reading_interval, start_utc',
         rowsAsArray: true,
       })
       .stream();

@@ -74,16 +74,24 @@ export async function siteExists(db: Db, siteId: number): Promise<boolean> {
 }
 
 /** The meter_readings columns both write paths fill, in the order readingColumnValues gives them. */
-const READING_COLUMNS =
-  'meter_id, reading_interval, start_utc, settlement_date, period_number, reading_value, reading_type, import_batch_id';
+const READING_COLUMN_NAMES = [
+  'meter_id',
+  'reading_interval',
+  'start_utc',
+  'settlement_date',
+  'period_number',
+  'reading_value',
+  'reading_type',
+  'import_batch_id',
+] as const;
+const READING_COLUMNS = READING_COLUMN_NAMES.join(', ');
 
 /**
- * What LOAD DATA reads from each line: every column but import_batch_id, which is the same for the
- * whole statement and is set once in it (a 36-character UUID was about 40 % of every line).
+ * What LOAD DATA reads from each line: every column but the last, import_batch_id, which is the same
+ * for the whole statement and is set once in it (a 36-character UUID was about 40 % of every line).
  */
-const LOADED_COLUMNS =
-  'meter_id, reading_interval, start_utc, settlement_date, period_number, reading_value, reading_type';
-const LOADED_COLUMN_COUNT = 7;
+const LOADED_COLUMN_NAMES = READING_COLUMN_NAMES.slice(0, -1);
+const LOADED_COLUMNS = LOADED_COLUMN_NAMES.join(', ');
 
 type ReadingColumnValues = readonly [
   meterId: number,
@@ -244,7 +252,7 @@ export async function loadReadings(
   const meterIdOf = meterIdLookup(meterIds);
   const text = new LoadDataText(readings.length * LOAD_ROW_BYTES_GUESS);
   for (const reading of readings) {
-    text.line(readingColumnValues(reading, meterIdOf, batchId, TEXT_DATES), LOADED_COLUMN_COUNT);
+    text.line(readingColumnValues(reading, meterIdOf, batchId, TEXT_DATES), LOADED_COLUMN_NAMES.length);
   }
   const [result] = await db.query<ResultSetHeader>({
     sql: `${bulkLoadTag(deadlineEpochMs)} LOAD DATA LOCAL INFILE 'readings.tsv' REPLACE INTO TABLE meter_readings CHARACTER SET utf8mb4
@@ -262,8 +270,8 @@ const TAB = 0x09;
 const LF = 0x0a;
 const BACKSLASH = 0x5c;
 const N = 0x4e;
-/** Room for a typical reading's line (about 95 bytes); the buffer grows when a batch needs more. */
-const LOAD_ROW_BYTES_GUESS = 112;
+/** Room for a typical line (about 56 bytes without the batch id); the buffer grows when it must. */
+const LOAD_ROW_BYTES_GUESS = 72;
 
 /**
  * LOAD DATA's text for one batch, written byte by byte into one buffer: a batch's line strings, joined
