@@ -261,6 +261,33 @@ describe('an upload whose commit finished after the client gave up', () => {
   });
 });
 
+describe('a link that stalls once a batch is sent as LOAD DATA', () => {
+  it('ends the processor at its deadline with the batch unstored, and no session after the heal', async () => {
+    const job = await queueJob(testDb, { type: 'hh', csv: intervalCsv(40, 10).csv });
+    // The statement reaches the server, which asks for the batch's text; that request (and every reply
+    // after it) is held, so the text is never sent and the statement never ends on its own.
+    proxy.stall({ kind: 'replies-after', statement: /LOAD DATA LOCAL INFILE/ });
+    const processor = createProcessImportsHandler(
+      testDb.config(
+        throughProxy({ IMPORT_BATCH_SIZE: '50', IMPORT_STOP_MARGIN_MS: '500', IMPORT_WRITE_MODE: 'load' }),
+      ),
+    );
+    const outcome = await timed(() => processor({}, fakeContext(3000)));
+    expect(outcome.error).toBeInstanceOf(DeadlineExceededError);
+    expect(outcome.ms).toBeLessThan(2800);
+    const goneMs = await healAndTimeSessionsGone();
+    console.log(
+      `stalled LOAD DATA: DeadlineExceededError after ${outcome.ms} ms; session gone ${goneMs} ms after the heal`,
+    );
+    const [rows] = await testDb.admin.query<RowDataPacket[]>(
+      `SELECT j.checkpoint_row, (SELECT COUNT(*) FROM \`${testDb.name}\`.meter_readings) AS stored
+         FROM \`${testDb.name}\`.import_jobs AS j WHERE j.id = ?`,
+      [job.id],
+    );
+    expect(rows[0]).toEqual({ checkpoint_row: 0, stored: 0 });
+  });
+});
+
 describe('a statement waiting on a row lock at the deadline', () => {
   it('ends on the server within 3 s of the processor’s DeadlineExceededError', async () => {
     const job = await queueJob(testDb, { type: 'hh', csv: intervalCsv(40, 10).csv });
